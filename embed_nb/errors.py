@@ -28,7 +28,7 @@ class InvalidInputError(EmbedNbError, ValueError):
 
 
 class InputTooLongError(InvalidInputError):
-    """An input has more tokens than the context allows (and neither truncate nor chunk was asked)."""
+    """An input has more tokens than the context allows, and neither truncate nor chunk was set."""
 
     def __init__(self, index: int, n_tokens: int, limit: int) -> None:
         self.index, self.n_tokens, self.limit = index, n_tokens, limit

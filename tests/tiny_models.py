@@ -1,0 +1,300 @@
+"""Tiny GGUF models that tests build on the spot: no download, a few hundred KiB, deterministic.
+
+Each ``write_tiny_*`` function writes a GGUF file from seeded random weights and returns its path.
+The weights mean nothing, but the files exercise llama.cpp exactly like real ones do: the BERT
+models go through :func:`embed_nb.convert.write_bert_gguf` (the code path real checkpoints take),
+with a WordPiece vocabulary of real English word pieces so real sentences tokenise; the llama
+model has a byte-level BPE vocabulary, so any UTF-8 text tokenises.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import gguf
+import numpy as np
+
+from embed_nb.convert import (
+    POOLING_TYPES,
+    BertHParams,
+    BertVocab,
+    write_bert_gguf,
+    write_gguf_atomically,
+)
+
+__all__ = [
+    "TINY_N_EMBD",
+    "TINY_WORDS",
+    "write_tiny_bert",
+    "write_tiny_llama",
+    "write_tiny_reranker",
+]
+
+#: Hidden size of every tiny model (and so the length of their embeddings).
+TINY_N_EMBD = 32
+_N_LAYER = 2
+_N_HEAD = 4
+_N_FF = 64
+
+#: Whole words both tiny vocabularies know; anything else still tokenises, in smaller pieces.
+TINY_WORDS = (  # noqa: SIM905 - a word list reads better as text
+    "the a an and or but not no yes is are was were be been has have had do does did "
+    "i you he she it we they me him her us them my your his its our their this that these those "
+    "what which who when where why how all any some many more most other such only own same "
+    "so than too very can will just should now of in on at by for with about against between "
+    "into through during before after above below to from up down out off over under again "
+    "cat cats dog dogs bird fish animal pet food eat eats ate water drink sun moon star sky "
+    "car cars bus train road city town house home room door window table chair bed book books "
+    "read write reading writing paper pen school student students teacher class learn learning "
+    "model models text texts word words sentence sentences vector vectors embedding embeddings "
+    "search query document documents rank ranking score similar similarity meaning language "
+    "machine computer data science python code program paris france london berlin capital "
+    "quick brown fox jumps lazy hello world good bad new old big small long short high low "
+    "day night time year week people man woman child children friend music song play game"
+).split()
+
+_SUFFIXES = ("s", "es", "ed", "ing", "ly", "er", "est", "ion", "al", "ness")
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# --------------------------------------------------------------------------------------------
+# BERT
+
+
+def _bert_vocab() -> BertVocab:
+    """Special tokens, punctuation, digits, letters with ``##`` continuations, and words."""
+    punct = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    digits = [str(d) for d in range(10)]
+    pieces = ["##" + x for x in [*letters, *digits, *_SUFFIXES]]
+    words = [*punct, *digits, *letters, *pieces, *TINY_WORDS]
+    # llama.cpp aborts on a vocabulary with a token twice, so drop repeats.
+    return BertVocab.from_tokens(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(words)]
+    )
+
+
+def _bert_tensors(
+    rng: np.random.Generator, n_vocab: int, n_ctx: int, *, classifier: bool
+) -> dict[str, np.ndarray]:
+    """Random weights in HF BertModel naming (small, so activations stay tame)."""
+    e, ff = TINY_N_EMBD, _N_FF
+
+    def mat(*shape: int) -> np.ndarray:
+        return rng.normal(0.0, 0.2, size=shape).astype(np.float32)
+
+    def norm(prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}.weight": (1.0 + mat(e) * 0.1).astype(np.float32),
+            f"{prefix}.bias": mat(e) * 0.1,
+        }
+
+    t: dict[str, np.ndarray] = {
+        "embeddings.word_embeddings.weight": mat(n_vocab, e),
+        "embeddings.position_embeddings.weight": mat(n_ctx, e),
+        "embeddings.token_type_embeddings.weight": mat(2, e),
+        **norm("embeddings.LayerNorm"),
+    }
+    for i in range(_N_LAYER):
+        p = f"encoder.layer.{i}"
+        linears = {
+            "attention.self.query": (e, e),
+            "attention.self.key": (e, e),
+            "attention.self.value": (e, e),
+            "attention.output.dense": (e, e),
+            "intermediate.dense": (ff, e),
+            "output.dense": (e, ff),
+        }
+        for name, shape in linears.items():
+            t[f"{p}.{name}.weight"] = mat(*shape)
+            t[f"{p}.{name}.bias"] = mat(shape[0]) * 0.1
+        t.update(norm(f"{p}.attention.output.LayerNorm"))
+        t.update(norm(f"{p}.output.LayerNorm"))
+    if classifier:
+        t["pooler.dense.weight"] = mat(e, e)
+        t["pooler.dense.bias"] = mat(e) * 0.1
+        t["classifier.weight"] = mat(1, e)
+        t["classifier.bias"] = mat(1)
+    return {f"bert.{k}": v for k, v in t.items()}
+
+
+def write_tiny_bert(
+    path: str | os.PathLike[str],
+    *,
+    pooling: str = "mean",
+    n_ctx: int = 128,
+    seed: int = 0,
+    outtype: Literal["f16", "f32"] = "f32",
+) -> Path:
+    """Write a 2-layer, 32-wide BERT encoder with a WordPiece vocabulary.
+
+    Args:
+        path: Where to write the GGUF.
+        pooling: ``"mean"``, ``"cls"`` or ``"none"`` (also ``"last"``) as ``bert.pooling_type``.
+        n_ctx: Trained context length (rows of the position embedding).
+        seed: Seed of the random weights.
+        outtype: ``"f32"`` or ``"f16"``.
+    """
+    if pooling not in POOLING_TYPES or pooling == "rank":
+        raise ValueError(f"pooling must be none, mean, cls or last, not {pooling!r}")
+    vocab = _bert_vocab()
+    hparams = BertHParams(_N_LAYER, TINY_N_EMBD, _N_FF, _N_HEAD, n_ctx)
+    tensors = _bert_tensors(_rng(seed), len(vocab.tokens), n_ctx, classifier=False)
+    return write_bert_gguf(
+        path, hparams, tensors, vocab, pooling=pooling, outtype=outtype, name="tiny-bert"
+    )
+
+
+def write_tiny_reranker(
+    path: str | os.PathLike[str],
+    *,
+    rerank_template: str | None = None,
+    n_ctx: int = 128,
+    seed: int = 1,
+) -> Path:
+    """Write a tiny BERT cross-encoder: encoder, pooler and a one-score classifier, RANK pooling.
+
+    Args:
+        path: Where to write the GGUF.
+        rerank_template: Optional ``tokenizer.chat_template.rerank`` with ``{query}`` and
+            ``{document}``; without it llama.cpp pairs texts as ``[CLS] q [SEP] d [SEP]``.
+        n_ctx: Trained context length.
+        seed: Seed of the random weights.
+    """
+    vocab = _bert_vocab()
+    hparams = BertHParams(_N_LAYER, TINY_N_EMBD, _N_FF, _N_HEAD, n_ctx)
+    tensors = _bert_tensors(_rng(seed), len(vocab.tokens), n_ctx, classifier=True)
+    return write_bert_gguf(
+        path,
+        hparams,
+        tensors,
+        vocab,
+        pooling="rank",
+        outtype="f32",
+        name="tiny-reranker",
+        classifier_labels=["LABEL_0"],
+        rerank_template=rerank_template,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# llama (byte-level BPE)
+
+
+def _byte_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character table."""
+    kept = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    table = {b: chr(b) for b in kept}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def _bpe_vocab() -> tuple[list[str], list[str]]:
+    """All 256 byte symbols, plus merges that build each tiny word with and without a space."""
+    to_uni = _byte_to_unicode()
+    tokens = [to_uni[b] for b in range(256)]
+    known = set(tokens)
+    merges: list[str] = []
+    space = to_uni[ord(" ")]
+    for word in TINY_WORDS:
+        for form in (word, space + word):
+            symbols = [to_uni[b] for b in form.encode("utf-8")]
+            current = symbols[0]
+            # Merge left to right; every prefix becomes a token, so BPE always ends in vocab.
+            for sym in symbols[1:]:
+                merged = current + sym
+                if merged not in known:
+                    merges.append(f"{current} {sym}")
+                    tokens.append(merged)
+                    known.add(merged)
+                current = merged
+    return tokens, merges
+
+
+def write_tiny_llama(
+    path: str | os.PathLike[str],
+    *,
+    pooling: str = "last",
+    n_ctx: int = 128,
+    seed: int = 2,
+) -> Path:
+    """Write a 2-layer, 32-wide llama-architecture causal decoder with byte-level BPE.
+
+    The vocabulary covers every byte, so arbitrary UTF-8 tokenises. ``<s>`` is BOS and is added
+    (``add_bos_token`` true), ``</s>`` is EOS and is not.
+
+    Args:
+        path: Where to write the GGUF.
+        pooling: ``"last"`` (default), ``"mean"``, ``"cls"`` or ``"none"``.
+        n_ctx: Trained context length.
+        seed: Seed of the random weights.
+    """
+    if pooling not in POOLING_TYPES or pooling == "rank":
+        raise ValueError(f"pooling must be none, mean, cls or last, not {pooling!r}")
+    tokens, merges = _bpe_vocab()
+    bos, eos = len(tokens), len(tokens) + 1
+    tokens += ["<s>", "</s>"]
+    types = [int(gguf.TokenType.NORMAL)] * (len(tokens) - 2) + [int(gguf.TokenType.CONTROL)] * 2
+
+    w = gguf.GGUFWriter(path=None, arch="llama")
+    w.add_type(gguf.GGUFType.MODEL)
+    w.add_name("tiny-llama")
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    _llama_hparams(w, n_ctx, pooling)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt-2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(bos)
+    w.add_eos_token_id(eos)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    for name, array in _llama_tensors(_rng(seed), len(tokens)).items():
+        w.add_tensor(name, array)
+    return write_gguf_atomically(w, path)
+
+
+def _llama_hparams(w: gguf.GGUFWriter, n_ctx: int, pooling: str) -> None:
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(TINY_N_EMBD)
+    w.add_block_count(_N_LAYER)
+    w.add_feed_forward_length(_N_FF)
+    w.add_head_count(_N_HEAD)
+    w.add_head_count_kv(_N_HEAD)
+    w.add_rope_dimension_count(TINY_N_EMBD // _N_HEAD)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_pooling_type(gguf.PoolingType(POOLING_TYPES[pooling]))
+
+
+def _llama_tensors(rng: np.random.Generator, n_vocab: int) -> dict[str, np.ndarray]:
+    e, ff = TINY_N_EMBD, _N_FF
+
+    def mat(*shape: int) -> np.ndarray:
+        return rng.normal(0.0, 0.2, size=shape).astype(np.float32)
+
+    def ones() -> np.ndarray:
+        return (1.0 + mat(e) * 0.1).astype(np.float32)
+
+    t = {"token_embd.weight": mat(n_vocab, e), "output_norm.weight": ones()}
+    t["output.weight"] = mat(n_vocab, e)
+    for i in range(_N_LAYER):
+        p = f"blk.{i}"
+        t[f"{p}.attn_norm.weight"] = ones()
+        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            t[f"{p}.{name}.weight"] = mat(e, e)
+        t[f"{p}.ffn_norm.weight"] = ones()
+        t[f"{p}.ffn_gate.weight"] = mat(ff, e)
+        t[f"{p}.ffn_up.weight"] = mat(ff, e)
+        t[f"{p}.ffn_down.weight"] = mat(e, ff)
+    return t

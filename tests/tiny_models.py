@@ -9,6 +9,7 @@ model has a byte-level BPE vocabulary, so any UTF-8 text tokenises.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,7 @@ __all__ = [
     "TINY_N_EMBD",
     "TINY_WORDS",
     "write_tiny_bert",
+    "write_tiny_bert_checkpoint",
     "write_tiny_llama",
     "write_tiny_reranker",
 ]
@@ -199,24 +201,30 @@ def _byte_to_unicode() -> dict[int, str]:
 
 
 def _bpe_vocab() -> tuple[list[str], list[str]]:
-    """All 256 byte symbols, plus merges that build each tiny word with and without a space."""
+    """All 256 byte symbols, plus merges that build each tiny word, then space + word."""
     to_uni = _byte_to_unicode()
     tokens = [to_uni[b] for b in range(256)]
     known = set(tokens)
     merges: list[str] = []
-    space = to_uni[ord(" ")]
+
+    def merge(left: str, right: str) -> str:
+        if left + right not in known:
+            merges.append(f"{left} {right}")
+            tokens.append(left + right)
+            known.add(left + right)
+        return left + right
+
+    words = []
     for word in TINY_WORDS:
-        for form in (word, space + word):
-            symbols = [to_uni[b] for b in form.encode("utf-8")]
-            current = symbols[0]
-            # Merge left to right; every prefix becomes a token, so BPE always ends in vocab.
-            for sym in symbols[1:]:
-                merged = current + sym
-                if merged not in known:
-                    merges.append(f"{current} {sym}")
-                    tokens.append(merged)
-                    known.add(merged)
-                current = merged
+        symbols = [to_uni[b] for b in word.encode("utf-8")]
+        # Left to right: every prefix is a token, so whatever BPE stops at is in the vocabulary.
+        current = symbols[0]
+        for sym in symbols[1:]:
+            current = merge(current, sym)
+        words.append(current)
+    # Ranked after every word merge, so " quick" ends as one token: "Ġ" + "quick".
+    for word in words:
+        merge(to_uni[ord(" ")], word)
     return tokens, merges
 
 
@@ -298,3 +306,132 @@ def _llama_tensors(rng: np.random.Generator, n_vocab: int) -> dict[str, np.ndarr
         t[f"{p}.ffn_up.weight"] = mat(ff, e)
         t[f"{p}.ffn_down.weight"] = mat(e, ff)
     return t
+
+
+# --------------------------------------------------------------------------------------------
+# A Hugging Face checkpoint directory (for the converter and directory sources)
+
+
+def write_tiny_bert_checkpoint(
+    model_dir: str | os.PathLike[str],
+    *,
+    classifier: bool = False,
+    pooling: str | None = "mean",
+    tokenizer_json: bool = True,
+    seed: int = 3,
+) -> Path:
+    """Write a tiny HF BERT checkpoint: config.json, model.safetensors, vocab.txt and friends.
+
+    Args:
+        model_dir: Directory to create.
+        classifier: Write a ``BertForSequenceClassification`` (pooler + one-label classifier).
+        pooling: sentence-transformers pooling mode for ``modules.json`` (``"mean"``, ``"cls"``,
+            ``"lasttoken"``, ``"max"``) or None for no modules.json.
+        tokenizer_json: Also write a ``tokenizer.json`` like HF's fast BERT tokenizer does.
+        seed: Seed of the random weights.
+    """
+    from safetensors.numpy import save_file
+
+    out = Path(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = _bert_vocab().tokens
+    n_ctx = 64
+    config: dict[str, object] = {
+        "architectures": ["BertForSequenceClassification" if classifier else "BertModel"],
+        "model_type": "bert",
+        "hidden_size": TINY_N_EMBD,
+        "intermediate_size": _N_FF,
+        "num_attention_heads": _N_HEAD,
+        "num_hidden_layers": _N_LAYER,
+        "max_position_embeddings": n_ctx,
+        "layer_norm_eps": 1e-12,
+        "type_vocab_size": 2,
+        "vocab_size": len(vocab),
+        "pad_token_id": 0,
+    }
+    if classifier:
+        config["id2label"] = {"0": "LABEL_0"}
+        config["label2id"] = {"LABEL_0": 0}
+    tensors = _bert_tensors(_rng(seed), len(vocab), n_ctx, classifier=classifier)
+    if classifier:
+        # HF keeps the head outside the "bert." prefix.
+        for name in ("classifier.weight", "classifier.bias"):
+            tensors[name] = tensors.pop(f"bert.{name}")
+    save_file(tensors, str(out / "model.safetensors"))
+    _write_json(out / "config.json", config)
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    _write_json(
+        out / "tokenizer_config.json",
+        {
+            "do_lower_case": True,
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "unk_token": "[UNK]",
+            "pad_token": "[PAD]",
+            "mask_token": "[MASK]",
+            "tokenizer_class": "BertTokenizer",
+        },
+    )
+    if tokenizer_json:
+        _write_json(out / "tokenizer.json", _tokenizer_json(vocab))
+    if pooling is not None:
+        _write_modules(out, pooling)
+    return out
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _tokenizer_json(vocab: list[str]) -> dict[str, object]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    cls_ = {"SpecialToken": {"id": "[CLS]", "type_id": 0}}
+    sep0 = {"SpecialToken": {"id": "[SEP]", "type_id": 0}}
+    sep1 = {"SpecialToken": {"id": "[SEP]", "type_id": 1}}
+    return {
+        "added_tokens": [
+            {"id": vocab.index(t), "content": t, "special": True, "normalized": False}
+            for t in specials
+        ],
+        "normalizer": {"type": "BertNormalizer", "lowercase": True, "strip_accents": None},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [cls_, {"Sequence": {"id": "A", "type_id": 0}}, sep0],
+            "pair": [
+                cls_,
+                {"Sequence": {"id": "A", "type_id": 0}},
+                sep0,
+                {"Sequence": {"id": "B", "type_id": 1}},
+                sep1,
+            ],
+        },
+        "model": {
+            "type": "WordPiece",
+            "unk_token": "[UNK]",
+            "continuing_subword_prefix": "##",
+            "vocab": {t: i for i, t in enumerate(vocab)},
+        },
+    }
+
+
+def _write_modules(out: Path, pooling: str) -> None:
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+        ],
+    )
+    (out / "1_Pooling").mkdir(exist_ok=True)
+    chosen = {"mean": "mean_tokens", "cls": "cls_token", "max": "max_tokens"}.get(pooling, pooling)
+    modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "lasttoken")
+    flags = {f"pooling_mode_{m}": m == chosen for m in modes}
+    _write_json(
+        out / "1_Pooling" / "config.json", {"word_embedding_dimension": TINY_N_EMBD, **flags}
+    )

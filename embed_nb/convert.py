@@ -26,6 +26,7 @@ import json
 import os
 import re
 import secrets
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,9 +337,9 @@ def _add_vocab(
     # llama.cpp ignores the pre-tokenizer name for WPM vocabularies.
     writer.add_tokenizer_pre("default")
     writer.add_token_type_count(type_vocab_size)
-    writer.add_token_list(
-        [_phantom(t, k) for t, k in zip(vocab.tokens, vocab.token_types, strict=True)]
-    )
+    tokens = [_phantom(t, k) for t, k in zip(vocab.tokens, vocab.token_types, strict=True)]
+    _check_unique(tokens)
+    writer.add_token_list(tokens)
     writer.add_token_types(list(vocab.token_types))
     for kind, token_id in vocab.special_ids.items():
         # llama.cpp reads no CLS id (BOS plays that part), so its converter writes none either.
@@ -368,8 +369,7 @@ _SPECIAL_KEYS = {
 
 def _check_unique(tokens: Sequence[str]) -> None:
     # llama.cpp aborts the whole process (GGML_ASSERT) on a repeated token, so refuse here.
-    seen: set[str] = set()
-    repeated = [t for t in tokens if t in seen or seen.add(t)]  # type: ignore[func-returns-value]
+    repeated = [t for t, n in Counter(tokens).items() if n > 1]
     if repeated:
         raise ModelLoadError(
             f"the vocabulary repeats tokens {repeated[:5]!r}; llama.cpp rejects it"

@@ -43,6 +43,7 @@ __all__ = [
     "BertHParams",
     "BertVocab",
     "convert_checkpoint",
+    "read_bert_vocab",
     "read_checkpoint_pooling",
     "write_bert_gguf",
     "write_gguf_atomically",
@@ -163,9 +164,9 @@ class BertVocab:
     def from_tokens(cls, tokens: Sequence[str], *, lowercase: bool | None = True) -> BertVocab:
         """Build a vocabulary from a plain token list with the usual BERT special tokens.
 
-        ``[PAD] [UNK] [CLS] [SEP] [MASK]`` become control tokens (``[UNK]`` stays unknown-typed
-        as in HF, i.e. control) and everything else normal, the way HF's tokenizer.json marks
-        them. BOS is ``[CLS]``, EOS and SEP are ``[SEP]``.
+        ``[PAD] [UNK] [CLS] [SEP] [MASK]`` become control tokens and everything else normal,
+        as llama.cpp's converter marks HF's special added tokens. BOS is ``[CLS]``, EOS and SEP
+        are ``[SEP]``.
         """
         tokens = list(tokens)
         index = {tok: i for i, tok in enumerate(tokens)}

@@ -77,6 +77,9 @@ def resolve_model_source(source: str | os.PathLike[str]) -> Path:
         ModelLoadError: The file is not a GGUF, or a checkpoint could not be converted.
     """
     text = os.fspath(source)
+    if not text.strip():
+        # Path("") would mean the current directory; an empty source is a mistake, not that.
+        raise ModelNotFoundError(f"the model source is empty. Accepted sources: {_ACCEPTED}.")
     path = Path(text).expanduser()
     if path.is_file():
         return _checked_gguf(path)
@@ -213,7 +216,8 @@ def _converted_path(stem: str, model_dir: Path, outtype: str) -> Path:
 def _convert_cached(model_dir: Path, target: Path, outtype: Literal["f16", "f32"]) -> Path:
     """Convert ``model_dir`` into ``target`` unless a finished conversion is already there."""
     if target.is_file():
-        return _checked_gguf(target)
+        with contextlib.suppress(ModelLoadError):  # unreadable or damaged: convert again
+            return _checked_gguf(target)
     from embed_nb.convert import convert_checkpoint
 
     try:

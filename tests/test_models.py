@@ -75,6 +75,20 @@ def test_errors_are_the_embed_nb_family(tmp_path: Path) -> None:
         resolve_model_source("no-such-model")
 
 
+@pytest.mark.parametrize("source", ["", "   "])
+def test_empty_source(source: str) -> None:
+    with pytest.raises(ModelNotFoundError, match="empty"):
+        resolve_model_source(source)
+
+
+def test_damaged_cached_conversion_is_redone(tmp_path: Path) -> None:
+    ckpt = write_tiny_bert_checkpoint(tmp_path / "ckpt")
+    first = resolve_model_source(ckpt)
+    first.write_bytes(b"oops")
+    assert resolve_model_source(ckpt) == first
+    assert first.read_bytes()[:4] == b"GGUF"
+
+
 def test_owner_repo_gets_a_hint() -> None:
     with pytest.raises(ModelNotFoundError, match=r"hf://someone/some-model/<file>\.gguf"):
         resolve_model_source("someone/some-model")

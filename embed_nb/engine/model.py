@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import (
     EmbedNbError,
+    InputTooLongError,
     InvalidInputError,
     ModelClosedError,
     ModelLoadError,
@@ -31,6 +32,7 @@ from .rerank import PairFormat, format_pair
 ProgressFn = Callable[[int, int], None]  # (sequences done, sequences in all)
 
 FLASH_ATTN_TYPES = {"auto": -1, "off": 0, "on": 1}
+_FLASH_ATTN_NAMES = {v: k for k, v in FLASH_ATTN_TYPES.items()}
 # Architectures whose learned position table has n_ctx_train rows: reading past it is
 # out of bounds in llama.cpp, so their context can never exceed the training context.
 ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
@@ -38,6 +40,7 @@ ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
 # see bench/throughput.py for the sweep that picked it.
 DEFAULT_BATCH_TOKENS = 256
 MAX_SEQUENCES = 256  # LLAMA_MAX_SEQ
+GGML_TYPE_F32 = 0
 
 
 def file_fingerprint(path: Path) -> str:
@@ -139,6 +142,9 @@ class LocalModel:
         ctx_params.n_seq_max = min(MAX_SEQUENCES, n_ubatch)
         ctx_params.kv_unified = True  # one cache for all sequences, each may use all of n_ctx
         ctx_params.embeddings = True
+        # Decoders' KV cache in f32: tiny for embedding contexts, and with f16 flash attention
+        # the result of a text would depend on what else shares its decode.
+        ctx_params.type_k = ctx_params.type_v = GGML_TYPE_F32
         ctx_params.n_threads = n_threads
         ctx_params.n_threads_batch = n_threads
         ctx_params.flash_attn_type = FLASH_ATTN_TYPES[flash_attn]
@@ -146,6 +152,13 @@ class LocalModel:
             ll.LLAMA_POOLING_TYPE_UNSPECIFIED if requested_pooling is None else requested_pooling
         )
         ctx = ll.llama_init_from_model(model, ctx_params)
+        if ctx and flash_attn == "auto" and ll.llama_get_memory(ctx):
+            # A decoder (it has a KV cache): flash attention on the CPU makes a text's vector
+            # depend on what else shares its decode, so "auto" means off here. Encoders are
+            # exact with it, and much faster.
+            ll.llama_free(ctx)
+            ctx_params.flash_attn_type = FLASH_ATTN_TYPES["off"]
+            ctx = ll.llama_init_from_model(model, ctx_params)
         if not ctx:
             ll.llama_model_free(model)
             raise ModelLoadError(
@@ -190,7 +203,7 @@ class LocalModel:
             devices=native.offload_devices() if n_gpu_layers != 0 else [],
             n_gpu_layers=n_gpu_layers,
             n_threads=n_threads,
-            flash_attn=flash_attn,
+            flash_attn=_FLASH_ATTN_NAMES[ctx_params.flash_attn_type],
             n_ubatch=n_ubatch,
             fingerprint=self.fingerprint,
         )
@@ -300,9 +313,62 @@ class LocalModel:
                 sequences.extend(windows)
                 owners.extend([i] * len(windows))
             outputs = self._run(sequences, progress)
-        counts = np.bincount(owners, weights=[len(s) for s in sequences], minlength=len(items))
-        common = dict(
-            texts=items,
+        return self._result(items, single, sequences, owners, outputs, mode, truncate, chunk)
+
+    def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
+        """Embed token id sequences exactly as given (llama-server accepts token arrays too).
+
+        Every id is checked against the vocabulary first: llama.cpp must never see a bad one.
+        """
+        mode = check_normalize(normalize)
+        if (
+            isinstance(sequences, str | bytes)
+            or not isinstance(sequences, Sequence)
+            or not sequences
+        ):
+            raise InvalidInputError("sequences must be a non-empty list of token id lists")
+        arrays = [self._checked_ids(ids, i) for i, ids in enumerate(sequences)]
+        with self._lock:
+            self._check_open()
+            outputs = self._run(arrays, None)
+        texts = [f"<{len(a)} token ids>" for a in arrays]
+        owners = list(range(len(arrays)))
+        return self._result(texts, False, arrays, owners, outputs, mode, False, False)
+
+    def _checked_ids(self, ids: object, index: int) -> np.ndarray:
+        if isinstance(ids, str | bytes) or not isinstance(ids, Sequence | np.ndarray):
+            raise InvalidInputError(f"sequence {index} must be a list of token ids")
+        if len(ids) == 0:
+            raise InvalidInputError(f"sequence {index} is empty")
+        if not all(isinstance(t, int | np.integer) and not isinstance(t, bool) for t in ids):
+            raise InvalidInputError(f"sequence {index} holds something that is not an integer id")
+        array = np.asarray(ids, dtype=np.int64)
+        bad = array[(array < 0) | (array >= self.info.vocab_size)]
+        if len(bad):
+            raise InvalidInputError(
+                f"sequence {index} holds token id {int(bad[0])}, outside this model's vocabulary "
+                f"(0..{self.info.vocab_size - 1})"
+            )
+        if len(array) > self.max_tokens:
+            raise InputTooLongError(index, len(array), self.max_tokens)
+        return array.astype(np.int32)
+
+    def _result(
+        self,
+        texts: list[str],
+        single: bool,
+        sequences: list[np.ndarray],
+        owners: list[int],
+        outputs: list[np.ndarray],
+        mode: int,
+        truncate: bool,
+        chunk: bool,
+    ) -> Embeddings:
+        """Gather decode outputs into one result per text (averaging a chunked text's windows)."""
+        lengths = [len(s) for s in sequences]
+        counts = np.bincount(owners, weights=lengths, minlength=len(texts))
+        common: dict[str, Any] = dict(
+            texts=texts,
             token_counts=[int(c) for c in counts],
             model=self.name,
             fingerprint=self.fingerprint,
@@ -312,10 +378,10 @@ class LocalModel:
             chunk=chunk,
         )
         if self.pooling == "none":
-            return Embeddings(vectors=None, normalize=-1, token_vectors=outputs, **common)  # type: ignore[arg-type]
-        pooled = _average_windows(outputs, owners, [len(s) for s in sequences], len(items))
+            return Embeddings(vectors=None, normalize=-1, token_vectors=outputs, **common)
+        pooled = _average_windows(outputs, owners, lengths, len(texts))
         vectors = normalize_vectors(pooled, mode)
-        return Embeddings(vectors=vectors[0] if single else vectors, normalize=mode, **common)  # type: ignore[arg-type]
+        return Embeddings(vectors=vectors[0] if single else vectors, normalize=mode, **common)
 
     def rerank(
         self,

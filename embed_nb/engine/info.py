@@ -26,6 +26,7 @@ class ModelInfo:
     devices: list[str] = field(default_factory=list)
     n_gpu_layers: int = 0
     n_threads: int = 0
+    n_contexts: int = 1
     flash_attn: str = "auto"
     n_ubatch: int = 0
     fingerprint: str = ""
@@ -49,7 +50,7 @@ class ModelInfo:
             "backend": self.backend
             + (f" on {', '.join(self.devices)}" if self.devices else "")
             + (f", {self.n_gpu_layers} layers offloaded" if self.devices else ""),
-            "threads": self.n_threads,
+            "threads": f"{self.n_threads} ({self.n_contexts} context(s))",
             "flash attention": self.flash_attn,
             "micro-batch": self.n_ubatch,
             "fingerprint": self.fingerprint,

@@ -6,14 +6,13 @@ import hashlib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import (
-    EmbedNbError,
     InputTooLongError,
     InvalidInputError,
     ModelClosedError,
@@ -23,24 +22,21 @@ from ..errors import (
 from ..results import Embeddings, RerankResult, rank_hits
 from . import native
 from .batching import plan_decodes
+from .context import FLASH_ATTN_TYPES, ContextSettings, DecodeContext
 from .info import ModelInfo
 from .inputs import Framing, as_text_list, fit_to_limit, utf8
 from .normalize import POOLING_NAMES, check_normalize, pooling_type
 from .normalize import normalize as normalize_vectors
 from .rerank import PairFormat, format_pair
+from .upcast import upcast_target
+from .workers import DecodeRunner, ProgressFn
 
-ProgressFn = Callable[[int, int], None]  # (sequences done, sequences in all)
-
-FLASH_ATTN_TYPES = {"auto": -1, "off": 0, "on": 1}
-_FLASH_ATTN_NAMES = {v: k for k, v in FLASH_ATTN_TYPES.items()}
 # Architectures whose learned position table has n_ctx_train rows: reading past it is
 # out of bounds in llama.cpp, so their context can never exceed the training context.
 ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
 # Tokens per decode. Small decodes keep the all-pairs attention of packed sequences cheap;
 # see bench/throughput.py for the sweep that picked it.
 DEFAULT_BATCH_TOKENS = 256
-MAX_SEQUENCES = 256  # LLAMA_MAX_SEQ
-GGML_TYPE_F32 = 0
 
 
 def file_fingerprint(path: Path) -> str:
@@ -62,19 +58,20 @@ def _positive(name: str, value: int | None) -> int | None:
     return value
 
 
-class _Handles:
-    """The native pointers, freed exactly once (by close() or by the garbage collector)."""
+class _Native:
+    """The model pointer and the contexts' runner, freed exactly once (close() or GC)."""
 
-    def __init__(self, model: Any, ctx: Any) -> None:
-        self.model, self.ctx = model, ctx
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.runner: DecodeRunner | None = None
 
     def free(self) -> None:
-        ll = native.lib()
-        if self.ctx:
-            ll.llama_free(self.ctx)
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
         if self.model:
-            ll.llama_model_free(self.model)
-        self.model = self.ctx = None
+            native.lib().llama_model_free(self.model)
+            self.model = None
 
 
 class LocalModel:
@@ -82,6 +79,7 @@ class LocalModel:
 
     Calls are serialised by a lock (a llama.cpp context is not thread-safe) and run as many
     small decodes, so a KeyboardInterrupt lands between two of them and leaves the model usable.
+    On a CPU the decodes of a large call are shared by one single-threaded context per core.
     """
 
     kind = "local"
@@ -98,6 +96,8 @@ class LocalModel:
         flash_attn: str = "auto",
         n_ubatch: int | None = None,
         batch_tokens: int | None = None,
+        upcast: bool | None = None,
+        n_contexts: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.name = name or self.path.stem
@@ -105,86 +105,103 @@ class LocalModel:
         n_threads = _positive("n_threads", n_threads) or _default_threads()
         n_ubatch = _positive("n_ubatch", n_ubatch)
         batch_tokens = _positive("batch_tokens", batch_tokens) or DEFAULT_BATCH_TOKENS
+        n_contexts = _positive("n_contexts", n_contexts)
         if flash_attn not in FLASH_ATTN_TYPES:
             raise InvalidInputError(f"flash_attn must be one of {', '.join(FLASH_ATTN_TYPES)}")
-        requested_pooling = None if pooling is None else pooling_type(pooling)
+        requested_pooling = -1 if pooling is None else pooling_type(pooling)
 
         ll = native.lib()
         self._lock = threading.RLock()
         gpu = bool(ll.llama_supports_gpu_offload())
         if n_gpu_layers is None:
             n_gpu_layers = -1 if gpu else 0  # -1: llama.cpp offloads every layer that fits
+        on_cpu = not gpu or n_gpu_layers == 0
+        self.fingerprint = file_fingerprint(self.path)
+        weights = self._weights_file(upcast if upcast is not None else on_cpu)
         model_params = ll.llama_model_default_params()
         model_params.n_gpu_layers = n_gpu_layers
         native.take_recent_errors()
-        model = ll.llama_model_load_from_file(str(self.path).encode(), model_params)
+        model = ll.llama_model_load_from_file(str(weights).encode(), model_params)
         if not model:
             raise ModelLoadError(
                 f"llama.cpp could not load {self.path}: "
                 f"{native.take_recent_errors() or 'not a model it can read'}"
             )
+        self._native = _Native(model)
+        self._finalizer = weakref.finalize(self, self._native.free)
+        try:
+            self._setup(
+                model,
+                weights,
+                n_ctx,
+                n_ubatch,
+                n_threads,
+                flash_attn,
+                requested_pooling,
+                batch_tokens,
+                n_contexts or (n_threads if on_cpu else 1),
+                n_gpu_layers,
+                gpu,
+            )
+        except BaseException:
+            self._finalizer()
+            raise
+
+    def _weights_file(self, upcast: bool) -> Path:
+        """The file llama.cpp loads: the model, or its cached f32 copy for the CPU."""
+        weights = (upcast_target(self.path, self.fingerprint) if upcast else None) or self.path
+        if weights != self.path:
+            self.fingerprint += "-f32"  # vectors differ a little from the f16 weights' ones
+        return weights
+
+    def _setup(
+        self,
+        model: Any,
+        weights: Path,
+        n_ctx: int | None,
+        n_ubatch: int | None,
+        n_threads: int,
+        flash_attn: str,
+        pooling: int,
+        batch_tokens: int,
+        n_contexts: int,
+        n_gpu_layers: int,
+        gpu: bool,
+    ) -> None:
+        ll = native.lib()
         self.architecture = native.meta_string(model, "general.architecture") or "unknown"
         n_ctx_train = ll.llama_model_n_ctx_train(model)
         if n_ctx is None:
             n_ctx = n_ctx_train
         elif n_ctx > n_ctx_train and self.architecture in ABSOLUTE_POSITION_ARCHS:
-            ll.llama_model_free(model)
             raise InvalidInputError(
                 f"n_ctx={n_ctx} is larger than this {self.architecture} model's training context "
                 f"({n_ctx_train}); its position table has no rows past that"
             )
         n_ubatch = min(n_ubatch or n_ctx, n_ctx)
-
-        ctx_params = ll.llama_context_default_params()
-        ctx_params.n_ctx = n_ctx
-        ctx_params.n_batch = n_ubatch
-        ctx_params.n_ubatch = n_ubatch
-        ctx_params.n_seq_max = min(MAX_SEQUENCES, n_ubatch)
-        ctx_params.kv_unified = True  # one cache for all sequences, each may use all of n_ctx
-        ctx_params.embeddings = True
-        # Decoders' KV cache in f32: tiny for embedding contexts, and with f16 flash attention
-        # the result of a text would depend on what else shares its decode.
-        ctx_params.type_k = ctx_params.type_v = GGML_TYPE_F32
-        ctx_params.n_threads = n_threads
-        ctx_params.n_threads_batch = n_threads
-        ctx_params.flash_attn_type = FLASH_ATTN_TYPES[flash_attn]
-        ctx_params.pooling_type = (
-            ll.LLAMA_POOLING_TYPE_UNSPECIFIED if requested_pooling is None else requested_pooling
-        )
-        ctx = ll.llama_init_from_model(model, ctx_params)
-        if ctx and flash_attn == "auto" and ll.llama_get_memory(ctx):
-            # A decoder (it has a KV cache): flash attention on the CPU makes a text's vector
-            # depend on what else shares its decode, so "auto" means off here. Encoders are
-            # exact with it, and much faster.
-            ll.llama_free(ctx)
-            ctx_params.flash_attn_type = FLASH_ATTN_TYPES["off"]
-            ctx = ll.llama_init_from_model(model, ctx_params)
-        if not ctx:
-            ll.llama_model_free(model)
-            raise ModelLoadError(
-                f"llama.cpp could not create a context for {self.path}: "
-                f"{native.take_recent_errors() or 'unknown error'}"
-            )
-        self._handles = _Handles(model, ctx)
-        self._finalizer = weakref.finalize(self, self._handles.free)
+        settings = ContextSettings(n_ctx, n_ubatch, n_threads, flash_attn, pooling)
+        contexts = [
+            DecodeContext(model, settings) for _ in range(max(1, min(n_contexts, n_threads)))
+        ]
+        self._native.runner = DecodeRunner(contexts, n_threads)
+        first = contexts[0]
 
         vocab = ll.llama_model_get_vocab(model)
         self._tokenizer = native.Tokenizer(vocab)
-        # Decoders keep a KV cache that must be emptied between decodes; encoders have none.
-        self._memory = ll.llama_get_memory(ctx)
-        self.pooling = POOLING_NAMES.get(ll.llama_pooling_type(ctx), "none")
+        self.pooling = POOLING_NAMES.get(first.pooling, "none")
         self.n_embd = (
             ll.llama_model_n_cls_out(model)
             if self.pooling == "rank"
             else ll.llama_model_n_embd_out(model)
         )
-        self.max_tokens = min(n_ctx, n_ubatch)
+        self.max_tokens = n_ubatch
         self.batch_tokens = min(batch_tokens, n_ubatch)
-        self._n_seq_max = ctx_params.n_seq_max
-        self._batch = native.TokenBatch(n_ubatch)
+        self._n_seq_max = first.n_seq_max
         self._framing = self._special_framing(vocab)
         self._pair_format = self._rerank_format(model, vocab)
-        self.fingerprint = file_fingerprint(self.path)
+        file_type = _file_type_name(native.meta_string(model, "general.file_type"))
+        if weights != self.path:
+            file_type = f"{_source_file_type(self.path)} (upcast to F32 for the CPU)"
         self.info = ModelInfo(
             name=self.name,
             path=str(self.path),
@@ -197,13 +214,14 @@ class LocalModel:
             classifier_labels=self._classifier_labels(model),
             vocab_size=ll.llama_vocab_n_tokens(vocab),
             file_size=self.path.stat().st_size,
-            quantization=_file_type_name(native.meta_string(model, "general.file_type")),
+            quantization=file_type,
             n_params=ll.llama_model_n_params(model),
             backend="GPU" if gpu and n_gpu_layers != 0 else "CPU",
             devices=native.offload_devices() if n_gpu_layers != 0 else [],
             n_gpu_layers=n_gpu_layers,
             n_threads=n_threads,
-            flash_attn=_FLASH_ATTN_NAMES[ctx_params.flash_attn_type],
+            n_contexts=len(contexts),
+            flash_attn=first.flash_attn,
             n_ubatch=n_ubatch,
             fingerprint=self.fingerprint,
         )
@@ -240,7 +258,7 @@ class LocalModel:
 
     @property
     def closed(self) -> bool:
-        return self._handles.ctx is None
+        return self._native.model is None
 
     @property
     def is_reranker(self) -> bool:
@@ -457,41 +475,9 @@ class LocalModel:
 
     def _run(self, sequences: list[np.ndarray], progress: ProgressFn | None) -> list[np.ndarray]:
         """Decode the sequences in small length-sorted packs; one output array per sequence."""
-        ll = native.lib()
-        ctx = self._handles.ctx
-        outputs: list[np.ndarray] = [np.empty(0, np.float32)] * len(sequences)
+        assert self._native.runner is not None
         plan = plan_decodes([len(s) for s in sequences], self.batch_tokens, self._n_seq_max)
-        done = 0
-        for group in plan:
-            self._batch.fill([sequences[i] for i in group])
-            if self._memory:
-                ll.llama_memory_clear(self._memory, True)
-            status = ll.llama_decode(ctx, self._batch.struct)
-            if status != 0:
-                raise EmbedNbError(
-                    f"llama.cpp failed to decode a batch (status {status}): "
-                    f"{native.take_recent_errors() or 'no details'}"
-                )
-            offset = 0
-            for seq, i in enumerate(group):
-                if self.pooling == "none":
-                    outputs[i] = np.stack(
-                        [
-                            native.read_floats(
-                                ll.llama_get_embeddings_ith(ctx, offset + t), self.n_embd
-                            )
-                            for t in range(len(sequences[i]))
-                        ]
-                    )
-                else:
-                    outputs[i] = native.read_floats(
-                        ll.llama_get_embeddings_seq(ctx, seq), self.n_embd
-                    )
-                offset += len(sequences[i])
-            done += len(group)
-            if progress is not None:
-                progress(done, len(sequences))
-        return outputs
+        return self._native.runner.run(sequences, plan, self.n_embd, progress)
 
 
 def _average_windows(
@@ -513,6 +499,13 @@ def _default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _source_file_type(path: Path) -> str:
+    import gguf
+
+    field = gguf.GGUFReader(path).get_field("general.file_type")
+    return _file_type_name(None if field is None else str(field.contents()))
 
 
 def _file_type_name(value: str | None) -> str:

@@ -1,0 +1,73 @@
+"""An f32 copy of an f16/bf16 GGUF, for the CPU.
+
+ggml's CPU matrix product on f16 weights converts every weight to f32 inside its inner loop
+(and the activations to f16 first). For a small embedding model on a CPU, f32 weights are
+faster (about 1.25x for all-MiniLM-L6-v2 here) and closer to the checkpoint. The copy is made
+once, atomically, into the cache and reused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import cache_dir
+
+UPCASTABLE = {"F16", "BF16"}
+KEEP = {"F32"}
+# Past this many bytes of f32 weights the memory cost outweighs the speed.
+MAX_F32_BYTES = 1 << 30
+
+
+def upcast_target(path: Path, fingerprint: str) -> Path | None:
+    """The f32 copy to load instead of ``path``, made on first use; None when not worth it."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(path)
+    except (ValueError, OSError, KeyError, IndexError):
+        return None  # not a GGUF this reader understands: llama.cpp will say what is wrong
+    types = {t.tensor_type.name for t in reader.tensors}
+    if not types & UPCASTABLE or not types <= UPCASTABLE | KEEP:
+        return None  # already f32, or quantised: leave it alone
+    if 4 * sum(int(t.n_elements) for t in reader.tensors) > MAX_F32_BYTES:
+        return None
+    target = cache_dir() / "upcast" / f"{path.stem}-{fingerprint}-f32.gguf"
+    if not target.exists():
+        _write_f32_copy(reader, target)
+    return target
+
+
+def _write_f32_copy(reader: object, target: Path) -> None:
+    import gguf
+
+    from ..convert import write_gguf_atomically
+
+    assert isinstance(reader, gguf.GGUFReader)
+    arch = reader.get_field("general.architecture")
+    writer = gguf.GGUFWriter(path=None, arch=arch.contents() if arch else "unknown")
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue  # the header's own fields, written by the writer itself
+        value = field.contents()
+        if field.name == "general.file_type":
+            value = int(gguf.LlamaFileType.ALL_F32)
+        vtype = field.types[0]
+        sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, value, vtype, sub_type=sub_type)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, _as_f32(tensor))
+    write_gguf_atomically(writer, target)
+
+
+def _as_f32(tensor: object) -> np.ndarray:
+    import gguf
+
+    assert isinstance(tensor, gguf.ReaderTensor)
+    data = np.asarray(tensor.data)
+    if tensor.tensor_type == gguf.GGMLQuantizationType.BF16:
+        # bf16 is the top half of an f32: widen the bits.
+        data = (data.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    shape = tuple(int(n) for n in reversed(tensor.shape))  # ggml lists dimensions innermost first
+    return data.astype(np.float32).reshape(shape)

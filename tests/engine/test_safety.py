@@ -46,8 +46,15 @@ def test_the_empty_string_embeds_as_its_special_tokens(bert_mean: LocalModel) ->
 
 
 def test_control_characters_and_odd_unicode_embed(bert_mean: LocalModel) -> None:
-    texts = ["\x00\x01\x02", "\x1b[31mred\x1b[0m", "tab\tnew\nline\r", "\u200b\ufeff", "🐼 panda",
-             "[CLS] [SEP] [MASK]", "a" * 5 + "\u0301"]
+    texts = [
+        "\x00\x01\x02",
+        "\x1b[31mred\x1b[0m",
+        "tab\tnew\nline\r",
+        "\u200b\ufeff",
+        "🐼 panda",
+        "[CLS] [SEP] [MASK]",
+        "a" * 5 + "\u0301",
+    ]
     vectors = np.asarray(bert_mean.embed(texts))
     assert vectors.shape == (len(texts), bert_mean.n_embd) and np.isfinite(vectors).all()
     still_works(bert_mean)
@@ -111,7 +118,7 @@ def test_concurrent_calls_are_serialised_and_correct(bert_mean: LocalModel) -> N
     def work() -> None:
         try:
             results.append(np.asarray(bert_mean.embed(texts)))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
@@ -136,8 +143,14 @@ def test_a_closed_model_raises_a_clear_error(bert_mean_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"n_ctx": 0}, {"n_ctx": -5}, {"n_threads": "two"}, {"pooling": "median"},
-     {"flash_attn": "maybe"}, {"n_ctx": 100_000}],
+    [
+        {"n_ctx": 0},
+        {"n_ctx": -5},
+        {"n_threads": "two"},
+        {"pooling": "median"},
+        {"flash_attn": "maybe"},
+        {"n_ctx": 100_000},
+    ],
 )
 def test_bad_load_options_are_refused(bert_mean_path: Path, options: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError):
@@ -149,3 +162,30 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     junk.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(EmbedNbError, match="could not load"):
         LocalModel(junk)
+
+
+def test_a_real_sigint_during_a_long_embed_leaves_the_model_usable(bert_mean_path: Path) -> None:
+    """Ctrl-C as a kernel interrupt sends it: SIGINT to the process, mid-job."""
+    script = f"""
+import os, signal, sys, threading
+import numpy as np
+from embed_nb.engine import LocalModel
+model = LocalModel({str(bert_mean_path)!r}, batch_tokens=16)
+texts = [f"sentence {{i}} about a cat on a mat" for i in range(20000)]
+def interrupt(done, total):
+    if done >= 50 and not getattr(interrupt, "sent", False):
+        interrupt.sent = True
+        os.kill(os.getpid(), signal.SIGINT)
+try:
+    model.embed(texts, progress=interrupt)
+    print("finished without interrupt")
+except KeyboardInterrupt:
+    print("interrupted")
+vector = np.asarray(model.embed("still here"))
+print("usable", vector.shape, bool(np.isfinite(vector).all()))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "interrupted" in run.stdout
+    assert "usable (32,) True" in run.stdout

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Build llama.cpp's ``llama-server`` and ``llama-embedding`` for the installed llama-cpp-python.
+
+The llama.cpp source comes from the source distribution of the llama-cpp-python version that
+is installed (``pip download --no-binary :all: --no-deps llama-cpp-python==<version>``), so the
+server and the in-kernel engine run the same llama.cpp commit. Only the two targets are built,
+CPU only, with 2 parallel jobs and nothing fetched at build time (no CURL, no prebuilt web UI,
+no npm). The binaries are cached in ``cache_dir()/llama.cpp/<version>/``; a second run prints
+that directory and returns at once.
+
+Usage::
+
+    python scripts/build_llama_server.py            # build if needed, print the bin dir
+    python scripts/build_llama_server.py --force    # rebuild
+    python scripts/build_llama_server.py --jobs 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = ("llama-server", "llama-embedding")
+
+# Everything that could reach the network or build more than we need is off. BUILD_SHARED_LIBS
+# OFF makes the two binaries self-contained, so the cache holds only them.
+CMAKE_OPTIONS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=ON",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DGGML_CUDA=OFF",
+    "-DGGML_METAL=OFF",
+    "-DGGML_VULKAN=OFF",
+)
+
+
+def installed_version() -> str:
+    """The installed llama-cpp-python version, e.g. ``"0.3.36"``."""
+    return importlib.metadata.version("llama-cpp-python")
+
+
+def bin_dir(version: str | None = None) -> Path:
+    """Where the binaries for ``version`` (default: the installed one) are cached."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from embed_nb.paths import cache_dir
+
+    return cache_dir() / "llama.cpp" / (version or installed_version())
+
+
+def is_built(directory: Path) -> bool:
+    """Whether every target binary is present in ``directory``."""
+    return all((directory / name).is_file() for name in TARGETS)
+
+
+def download_sdist(version: str, dest: Path) -> Path:
+    """Fetch the llama-cpp-python sdist into ``dest`` with pip and return its path."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            "--dest",
+            str(dest),
+            f"llama-cpp-python=={version}",
+        ],
+        check=True,
+    )
+    found = sorted(dest.glob("llama_cpp_python-*.tar.gz")) + sorted(
+        dest.glob("llama-cpp-python-*.tar.gz")
+    )
+    if not found:
+        raise SystemExit(f"pip download left no sdist in {dest}")
+    return found[0]
+
+
+def unpack_llama_cpp(sdist: Path, dest: Path) -> Path:
+    """Unpack ``sdist`` into ``dest`` and return its ``vendor/llama.cpp`` directory."""
+    with tarfile.open(sdist) as archive:
+        archive.extractall(dest, filter="data")
+    roots = [p for p in dest.iterdir() if p.is_dir()]
+    for root in roots:
+        source = root / "vendor" / "llama.cpp"
+        if (source / "CMakeLists.txt").is_file():
+            return source
+    raise SystemExit(f"{sdist.name} has no vendor/llama.cpp")
+
+
+def build(source: Path, build_dir: Path, jobs: int) -> Path:
+    """Configure and build the targets; return the directory holding the binaries."""
+    subprocess.run(["cmake", "-S", str(source), "-B", str(build_dir), *CMAKE_OPTIONS], check=True)
+    subprocess.run(
+        [
+            "cmake",
+            "--build",
+            str(build_dir),
+            "--config",
+            "Release",
+            "-j",
+            str(jobs),
+            "--target",
+            *TARGETS,
+        ],
+        check=True,
+    )
+    return build_dir / "bin"
+
+
+def install(built: Path, target: Path) -> None:
+    """Copy the binaries into ``target`` atomically: a half-copied cache never looks whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    for name in TARGETS:
+        shutil.copy2(built / name, staging / name)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or find) the binaries and print the directory that holds them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild even when cached")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
+    parser.add_argument("--version", help="llama-cpp-python version (default: installed)")
+    parser.add_argument("--keep", action="store_true", help="keep the build tree (debugging)")
+    args = parser.parse_args(argv)
+
+    version = args.version or installed_version()
+    target = bin_dir(version)
+    if is_built(target) and not args.force:
+        print(target)
+        return 0
+    for tool in ("cmake", "c++"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: install cmake and a C++ compiler first")
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="embed_nb-llama-build-"))
+    try:
+        sdist = download_sdist(version, work / "dl")
+        source = unpack_llama_cpp(sdist, work / "src")
+        built = build(source, work / "build", args.jobs)
+        install(built, target)
+    finally:
+        if args.keep:
+            print(f"build tree kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    minutes = (time.monotonic() - started) / 60
+    print(
+        f"built {', '.join(TARGETS)} for llama-cpp-python {version} in {minutes:.1f} min",
+        file=sys.stderr,
+    )
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,13 +3,23 @@
 The Python API::
 
     import embed_nb
-    model = embed_nb.load_model("all-minilm-l6-v2")
-    vectors = model.embed(["The cat sits on the mat", "A feline rests on the rug"])
+    vectors = embed_nb.embed(["The cat sits on the mat", "A feline rests on the rug"])
+    embed_nb.search("a pet on a rug", corpus, k=3)
+
+    model = embed_nb.load_model("all-minilm-l6-v2")   # a model of your own, outside the registry
+    model.embed("hello")
+
+In IPython or Jupyter, ``%load_ext embed_nb`` adds the magics (``%embed``, ``%rerank``, ...).
+
+Names are imported on first use, so ``import embed_nb`` (and ``%load_ext``) stays fast: numpy
+and llama.cpp load only when something needs them.
 """
 
 from __future__ import annotations
 
-from .loading import load_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     EmbedNbError,
     InputTooLongError,
@@ -21,12 +31,47 @@ from .errors import (
     OfflineError,
     RemoteError,
 )
-from .results import Embeddings, RerankHit, RerankResult
+
+if TYPE_CHECKING:
+    from .api import embed, project, rerank, retrieve, search, similarity
+    from .cache import EmbeddingCache
+    from .loading import load_model
+    from .results import (
+        Embeddings,
+        Projection,
+        RerankHit,
+        RerankResult,
+        RetrievedContext,
+        SearchHit,
+        SearchResult,
+        SimilarityMatrix,
+    )
 
 __version__ = "0.1.0"
 
+# name -> module that defines it, imported when the name is first used.
+_LAZY = {
+    "load_model": ".loading",
+    "embed": ".api",
+    "rerank": ".api",
+    "similarity": ".api",
+    "search": ".api",
+    "retrieve": ".api",
+    "project": ".api",
+    "EmbeddingCache": ".cache",
+    "Embeddings": ".results",
+    "Projection": ".results",
+    "RerankHit": ".results",
+    "RerankResult": ".results",
+    "RetrievedContext": ".results",
+    "SearchHit": ".results",
+    "SearchResult": ".results",
+    "SimilarityMatrix": ".results",
+}
+
 __all__ = [
     "EmbedNbError",
+    "EmbeddingCache",
     "Embeddings",
     "InputTooLongError",
     "InvalidInputError",
@@ -35,8 +80,44 @@ __all__ = [
     "ModelNotFoundError",
     "NotARerankerError",
     "OfflineError",
+    "Projection",
     "RemoteError",
     "RerankHit",
     "RerankResult",
+    "RetrievedContext",
+    "SearchHit",
+    "SearchResult",
+    "SimilarityMatrix",
+    "embed",
+    "load_ipython_extension",
     "load_model",
+    "project",
+    "rerank",
+    "retrieve",
+    "search",
+    "similarity",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'embed_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext embed_nb``: register the magics (heavy modules load on first use)."""
+    from .magics import EmbedMagics
+
+    ipython.register_magics(EmbedMagics(ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext embed_nb``: nothing to undo beyond IPython's own bookkeeping."""

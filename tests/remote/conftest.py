@@ -154,9 +154,10 @@ def llama_embedding_bin() -> Path:
 
 
 def _server_args(
-    mode: str, pooling: str | None, flash_attn: str, threads: int, extra: list[str]
+    mode: str | None, pooling: str | None, flash_attn: str, threads: int, extra: list[str]
 ) -> list[str]:
-    args = [f"--{mode}", "-fa", flash_attn, "-t", str(threads), "-tb", str(threads)]
+    args = [f"--{mode}"] if mode else []
+    args += ["-fa", flash_attn, "-t", str(threads), "-tb", str(threads)]
     if pooling is not None:
         args += ["--pooling", pooling]
     return args + extra
@@ -173,7 +174,7 @@ def server_factory(
     def start(
         model: Path,
         *,
-        mode: str = "embeddings",
+        mode: str | None = "embeddings",
         pooling: str | None = None,
         flash_attn: str = "off",
         threads: int = 2,

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from traitlets import Bool, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from . import registry
@@ -242,7 +242,6 @@ class EmbedMagics(Magics, Configurable):
         Magics.__init__(self, shell=shell, **kwargs)
         if shell is not None:
             shell.configurables.append(self)  # so that %config EmbedMagics works
-        registry.REGISTRY.default_source = self.default_model
 
     @validate("normalize")
     def _check_normalize(self, proposal: dict[str, Any]) -> int:
@@ -250,10 +249,6 @@ class EmbedMagics(Magics, Configurable):
         if value < -1:
             raise TraitError("normalize must be -1, 0, 1, 2 or an integer p > 2")
         return value
-
-    @observe("default_model")
-    def _default_model_changed(self, change: dict[str, Any]) -> None:
-        registry.REGISTRY.default_source = change["new"]
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -263,6 +258,23 @@ class EmbedMagics(Magics, Configurable):
         from .cache import get_cache
 
         return get_cache(self.cache_dir or None)
+
+    def _model(self, name: str | None) -> Any:
+        """The named loaded model, or the current one (loading ``default_model`` if none is)."""
+        return registry.REGISTRY.get(name, default=self.default_model)
+
+    def _model_for_inputs(self, name: str | None, *values: Any) -> Any:
+        """Like :meth:`_model`, but when every input is already vectors and no model was
+        named, no model is needed (and none is loaded)."""
+        import numpy as np
+
+        from .results import Embeddings
+
+        if name is None and all(
+            v is None or isinstance(v, Embeddings | np.ndarray) for v in values
+        ):
+            return None
+        return self._model(name)
 
     def _variable(self, name: str, flag: str = "variable") -> Any:
         parts = name.split(".")
@@ -324,7 +336,7 @@ class EmbedMagics(Magics, Configurable):
             column = None
         result = api.embed(
             texts,
-            model=args.model,
+            model=self._model(args.model),
             normalize=self.normalize if args.normalize is None else args.normalize,
             truncate=args.truncate,
             chunk=args.chunk,
@@ -372,7 +384,7 @@ class EmbedMagics(Magics, Configurable):
             query,
             documents,
             top_n=args.top_n,
-            model=args.model,
+            model=self._model(args.model),
             truncate=args.truncate,
             cache=self._cache(),
             column=column,
@@ -401,7 +413,7 @@ class EmbedMagics(Magics, Configurable):
             args.query,
             corpus,
             args.k,
-            model=args.model,
+            model=self._model_for_inputs(args.model, corpus),
             cache=self._cache(),
             progress=self.progress_threshold,
             column=args.column,
@@ -432,7 +444,8 @@ class EmbedMagics(Magics, Configurable):
         args = _SIM.parse(_split(line, "%embed_sim"))
         a = self._variable(args.a, "A")
         b = self._variable(args.b, "B") if args.b is not None else None
-        result = api.similarity(a, b, model=args.model, cache=self._cache())
+        model = self._model_for_inputs(args.model, a, b)
+        result = api.similarity(a, b, model=model, cache=self._cache())
         self._store(args.out, result)
         return result
 
@@ -454,7 +467,8 @@ class EmbedMagics(Magics, Configurable):
         labels = self._variable(args.labels, "--labels") if args.labels else None
         if labels is not None and isinstance(labels, str):
             raise UsageError("--labels needs a variable holding a list of labels, not a str")
-        projection = api.project(data, args.method, labels=labels, model=args.model)
+        model = self._model_for_inputs(args.model, data)
+        projection = api.project(data, args.method, labels=labels, model=model)
         self._store(args.out, projection)
         try:
             import plotly.express as px

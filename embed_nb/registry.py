@@ -147,10 +147,13 @@ class ModelRegistry:
             self._current = resident.name
             return resident.model
 
-    def get(self, model: str | EmbeddingModel | None = None) -> EmbeddingModel:
+    def get(
+        self, model: str | EmbeddingModel | None = None, *, default: str | None = None
+    ) -> EmbeddingModel:
         """A model by name, the model object itself, or (``None``) the current model.
 
-        With no model loaded, ``get()`` loads the default model and says so.
+        With no model loaded, ``get()`` loads ``default`` (else :attr:`default_source`) and
+        says so.
         """
         if model is not None and not isinstance(model, str):
             return model
@@ -158,7 +161,7 @@ class ModelRegistry:
             if model is not None:
                 return self._resident(model).model
             if self._current is None:
-                source = self.default_source
+                source = default or self.default_source
                 self.notify(
                     f"embed_nb: no model loaded, so loading the default model {source!r} "
                     "(choose another with %embed_model load SOURCE)"

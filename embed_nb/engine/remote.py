@@ -189,7 +189,8 @@ class Transport:
 
     # --- connections ----------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, connected; the flag says it was already open (reused)."""
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             ep = self.endpoint
@@ -202,17 +203,17 @@ class Transport:
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
-        if conn.sock is None:
+        if conn.sock is not None:
+            return conn, True
+        try:
             conn.connect()
-            # connect_timeout bounds the connect; timeout bounds every wait for the answer.
-            assert conn.sock is not None
-            conn.sock.settimeout(self.timeout)
-        return conn
-
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        except TimeoutError:
             conn.close()
+            raise ConnectionError(f"connect timed out after {self.connect_timeout:g} s") from None
+        # connect_timeout bounds the connect; timeout bounds every wait for the answer.
+        assert conn.sock is not None
+        conn.sock.settimeout(self.timeout)
+        return conn, False
 
     def close(self) -> None:
         """Close every connection any thread opened."""
@@ -233,16 +234,29 @@ class Transport:
         return headers
 
     def _once(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
-        conn = self._connection()
+        conn, reused = self._connection()
+        try:
+            return self._exchange(conn, method, path, body)
+        except CONNECTION_ERRORS:
+            if not reused:
+                raise
+        # The server closed an idle keep-alive connection (llama-server does after 5 s):
+        # that is no fault, so try once more at once on a new connection, without backoff.
+        conn, _ = self._connection()
+        return self._exchange(conn, method, path, body)
+
+    def _exchange(
+        self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None
+    ) -> tuple[int, str, bytes]:
         try:
             conn.request(method, self.endpoint.prefix + path, body, self._headers(body is not None))
             response = conn.getresponse()
             data = response.read()
         except BaseException:
-            self._drop_connection()  # a half-used connection must not be reused
+            conn.close()  # a half-used connection must not be reused
             raise
         if response.will_close:
-            self._drop_connection()
+            conn.close()
         return response.status, response.reason, data
 
     def request(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeServer, free_port, llama_like
+from llama_servers import FakeServer, free_port, llama_like
 
 import embed_nb
 from embed_nb import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError
@@ -185,6 +185,18 @@ def test_a_server_slower_than_the_timeout_is_a_clear_error(fake_server: MakeFake
         with pytest.raises(RemoteError, match=r"no answer within 0.3 s"):
             model.embed("x")
         assert time.monotonic() - started < 1.5  # not retried
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_replaced_without_backoff(
+    fake_server: MakeFake,
+) -> None:
+    # llama-server closes idle keep-alive connections after 5 s; that must cost no retry delay.
+    server = fake_server(llama_like(by_text), drop_idle=True)
+    with RemoteModel(server.url, retries=1, backoff=10) as model:
+        started = time.monotonic()
+        for _ in range(3):
+            assert np.asarray(model.embed("abc"))[0] == 3
+        assert time.monotonic() - started < 2
 
 
 def test_nothing_listening_is_a_clear_error_after_retries() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LlamaServer
+from llama_servers import LlamaServer
 
 from embed_nb import (
     EmbedNbError,

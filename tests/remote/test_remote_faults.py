@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import LlamaServer
+from llama_servers import LlamaServer
 
 from embed_nb import RemoteError
 from embed_nb.engine.remote import RemoteModel

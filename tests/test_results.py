@@ -74,7 +74,7 @@ def test_embeddings_html_shows_shape_provenance_and_first_values() -> None:
     page = e._repr_html_()
     for expected in ("2 × 8 float32", "tiny&lt;model&gt;", "pooling mean", "L2-normalised"):
         assert expected in page
-    assert "2 of 2 from cache" in page and "7 tokens (3.5 per text)" in page
+    assert "2 of 2 from cache" in page and "8 tokens (4.0 per text)" in page
     assert f"{float(np.asarray(e)[1][0]): .4f}".strip() in page
 
 

@@ -137,9 +137,7 @@ def _friendly(method: F) -> F:
         except KeyboardInterrupt as interrupt:
             notes = getattr(interrupt, "__notes__", None) or []
             detail = " ".join(note.removeprefix("embed_nb: ") for note in notes)
-            raise UsageError(
-                "interrupted" + (f": {detail}" if detail else "; the model is still loaded")
-            ) from None
+            raise UsageError(detail or "interrupted; the model is still loaded") from None
 
     return wrapper  # type: ignore[return-value]
 

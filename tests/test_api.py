@@ -1,4 +1,4 @@
-"""embed_nb.api on tiny GGUF models: embed through the cache, rerank, similarity, search, project."""
+"""embed_nb.api on tiny GGUF models: embed via the cache, rerank, similarity, search, project."""
 
 from __future__ import annotations
 

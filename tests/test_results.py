@@ -54,8 +54,9 @@ def _all_html() -> dict[str, str]:
         "rerank": _rerank()._repr_html_(),
         "rerank-cosine": _rerank("cosine")._repr_html_(),
         "search": _search()._repr_html_(),
-        "similarity": SimilarityMatrix(np.eye(2, dtype=np.float32), [XSS, "b"], ["a", XSS])
-        ._repr_html_(),
+        "similarity": SimilarityMatrix(
+            np.eye(2, dtype=np.float32), [XSS, "b"], ["a", XSS]
+        )._repr_html_(),
         "projection": Projection(np.zeros((2, 2), np.float32), [XSS, "b"], "pca")._repr_html_(),
         "context": RetrievedContext(f"[1] {XSS}")._repr_html_(),
     }
@@ -159,6 +160,8 @@ def test_search_result_context_and_sequence_protocol() -> None:
     s = _search()
     assert len(s) == 2 and s[0].rank == 1 and s.indices == [4, 0]
     assert s.context() == f"[1] {XSS}\n\n[2] plain"
-    assert s.context("{rank}. ({score:.1f}) {document}", sep="\n") == f"1. (0.9) {XSS}\n2. (0.5) plain"
+    assert (
+        s.context("{rank}. ({score:.1f}) {document}", sep="\n") == f"1. (0.9) {XSS}\n2. (0.5) plain"
+    )
     assert isinstance(s.context(), str)
     np.testing.assert_allclose(s.scores, [0.9, 0.5])

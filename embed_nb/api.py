@@ -562,13 +562,14 @@ def project(
     model: ModelArg = None,
     n_components: int = 2,
     random_state: int = 0,
+    cache: CacheArg = True,
 ) -> Projection:
     """2-D coordinates of vectors: ``"pca"`` (numpy SVD, instant) or ``"umap"`` (needs
     ``umap-learn``). ``embeddings`` is an :class:`Embeddings`, an array, or texts to embed.
 
     ``np.asarray(result)`` gives the ``(n, 2)`` coordinates.
     """
-    matrix, default_labels, model_name, _ = _vectors(embeddings, model, "embeddings")
+    matrix, default_labels, model_name, _ = _vectors(embeddings, model, "embeddings", cache)
     if labels is not None:
         listed = labels.tolist() if _is_series(labels) else labels  # type: ignore[attr-defined]
         label_list = [str(x) for x in listed]

@@ -27,6 +27,8 @@ MAX_CHARS = 160
 MAX_MATRIX = 24
 #: Points drawn in a static projection map.
 MAX_POINTS = 5000
+#: Up to this many points, a static map writes each label beside its point.
+MAX_LABELLED = 40
 
 _STYLE = (
     "<style>"
@@ -207,7 +209,7 @@ def _rerank_rows(r: RerankResult) -> list[tuple[int, int, float, str]]:
 
 def rerank_html(r: RerankResult) -> str:
     header = (
-        f"<b>Rerank</b> {esc(clip(r.query, 200))!s} · model {esc(r.model)} · "
+        f"<b>Rerank</b> “{esc(clip(r.query, 200))}” · model {esc(r.model)} · "
         f"{esc(rerank_method(r.method))} · {r.total_tokens:,} tokens"
     )
     return _ranked_html(header, _rerank_rows(r), len(r.hits), "document")
@@ -224,7 +226,7 @@ def _search_rows(s: SearchResult) -> list[tuple[int, int, float, str]]:
 
 def search_html(s: SearchResult) -> str:
     header = (
-        f"<b>Search</b> {esc(clip(s.query, 200))} · model {esc(s.model)} · "
+        f"<b>Search</b> “{esc(clip(s.query, 200))}” · model {esc(s.model)} · "
         f"top {len(s.hits)} of {s.corpus_size:,} by cosine similarity"
     )
     return _ranked_html(header, _search_rows(s), len(s.hits), "document")
@@ -308,6 +310,13 @@ def projection_svg(p: Projection, size: int = 420) -> str:
             f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='3.5' fill='#4c78a8' fill-opacity='.7'>"
             f"<title>{esc(clip(label))}</title></circle>"
         )
+        if n <= MAX_LABELLED:  # few points: write their labels beside them
+            anchor = "end" if cx > size / 2 else "start"
+            dx = -6 if anchor == "end" else 6
+            points.append(
+                f"<text x='{cx + dx:.1f}' y='{cy + 3:.1f}' font-size='10' text-anchor='{anchor}' "
+                f"fill='currentColor'>{esc(clip(label, 32))}</text>"
+            )
     svg = (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
         f"style='border:1px solid rgba(128,128,128,.3)'>{''.join(points)}</svg>"

@@ -466,7 +466,7 @@ class EmbedMagics(Magics, Configurable):
         if labels is not None and isinstance(labels, str):
             raise UsageError("--labels needs a variable holding a list of labels, not a str")
         model = self._model_for_inputs(args.model, data)
-        projection = api.project(data, args.method, labels=labels, model=model)
+        projection = api.project(data, args.method, labels=labels, model=model, cache=self._cache())
         self._store(args.out, projection)
         try:
             import plotly.express as px

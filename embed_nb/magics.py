@@ -238,8 +238,11 @@ class EmbedMagics(Magics, Configurable):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
-        if shell is not None:
-            shell.configurables.append(self)  # so that %config EmbedMagics works
+        if shell is not None:  # so that %config EmbedMagics works (once, after %reload_ext too)
+            shell.configurables[:] = [
+                c for c in shell.configurables if type(c).__name__ != type(self).__name__
+            ]
+            shell.configurables.append(self)
 
     @validate("normalize")
     def _check_normalize(self, proposal: dict[str, Any]) -> int:

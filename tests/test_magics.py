@@ -109,6 +109,12 @@ def test_every_magic_is_registered(shell: InteractiveShell) -> None:
     assert "embed_cache" in line and {"embed", "rerank"} <= set(cell)
 
 
+def test_reload_ext_keeps_one_configurable(shell: InteractiveShell) -> None:
+    shell.run_line_magic("reload_ext", "embed_nb")
+    mine = [c for c in shell.configurables if type(c).__name__ == "EmbedMagics"]
+    assert mine == [shell.magics_manager.registry["EmbedMagics"]]
+
+
 # --- %embed --------------------------------------------------------------------------------
 
 

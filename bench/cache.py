@@ -37,9 +37,8 @@ def main() -> None:
             result = ip.run_line_magic("embed", "-v texts")
             seconds = time.perf_counter() - start
             result._repr_html_()  # what the notebook would show
-            print(
-                f"{label:<28} {seconds * 1000:10.1f} ms  (cache hits {result.extra['cache_hits']:,})"
-            )
+            hits = result.extra["cache_hits"]
+            print(f"{label:<28} {seconds * 1000:10.1f} ms  (cache hits {hits:,})")
             return seconds
 
         cold = timed("cold (model)")

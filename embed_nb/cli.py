@@ -165,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--embd-normalize",
         type=int,
-        default=2,
+        default=None,
         metavar="N",
-        help="-1 none, 0 max-abs int16 range, 1 L1, 2 L2 (the default), >2 p-norm",
+        help="-1 none, 0 max-abs int16 range, 1 L1, 2 L2 (the default), >2 p-norm; "
+        "a reranker's scores default to -1",
     )
     embed.add_argument(
         "--pooling", choices=POOLINGS, help="pooling type; the model's own if not given"
@@ -360,8 +361,8 @@ class _Printed:
 def _embed_command(args: argparse.Namespace) -> None:
     from .engine.normalize import check_normalize
 
-    try:
-        mode = check_normalize(args.embd_normalize)  # fail before the (slow) model load
+    try:  # fail before the (slow) model load
+        mode = check_normalize(2 if args.embd_normalize is None else args.embd_normalize)
     except InvalidInputError as error:
         raise _UsageError(str(error).replace("normalize=", "--embd-normalize ", 1)) from None
     texts = _gather_texts(args.inputs, args.embd_separator)
@@ -369,6 +370,10 @@ def _embed_command(args: argparse.Namespace) -> None:
         raise _UsageError(f"-o {args.output}: the output file must end in .npy")
     pooling = {"pooling": args.pooling} if args.pooling else {}
     with _load(args, **pooling) as model:
+        if model.is_reranker and args.embd_normalize is None:
+            # Deliberately unlike llama-embedding: it L2-normalises a lone score to +-1 (or 0),
+            # which says nothing; raw scores are what its own CI asks for (-1).
+            mode = -1
         printed = _embed_rows(model, texts, mode, args)
     if args.output is not None:
         np.save(args.output, printed.rows)

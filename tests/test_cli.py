@@ -416,14 +416,20 @@ def test_embed_with_reranker_scores_tab_separated_pairs(
     docs = ["a cat sits on the mat", "the dog", "a cat"]
     prompts = [f"cat\t{doc}" for doc in docs]
     argv = [*embed_args(reranker_path, *prompts), "--embd-normalize", "-1"]
-    status, out, _ = run(capsys, *argv)
+    status, summary, _ = run(capsys, *argv)
     assert status == 0
     by_index = {hit.index: hit.score for hit in reranker.rerank("cat", docs)}
     # embedding.cpp: "rerank score %d: %8.3f" for a single-output classifier.
-    assert out == "\n" + "".join(f"rerank score {j}: {by_index[j]:8.3f}\n" for j in range(3)) + "\n"
-    status, out, _ = run(capsys, *argv, "--embd-output-format", "raw")
-    scores = [float(line) for line in out.split()]
-    assert scores == [float(f"{by_index[j]:.7f}") for j in range(3)]
+    lines = "".join(f"rerank score {j}: {by_index[j]:8.3f}\n" for j in range(3))
+    assert summary == "\n" + lines + "\n"
+    status, raw, _ = run(capsys, *argv, "--embd-output-format", "raw")
+    assert [float(v) for v in raw.split()] == [float(f"{by_index[j]:.7f}") for j in range(3)]
+    # Without --embd-normalize a reranker's scores stay raw (llama-embedding would print the
+    # meaningless L2 norm of one number); asked for, normalisation still applies.
+    assert run(capsys, *embed_args(reranker_path, *prompts))[1] == summary
+    assert run(capsys, *embed_args(reranker_path, *prompts, fmt="raw"))[1] == raw
+    argv = [*embed_args(reranker_path, *prompts, fmt="raw"), "--embd-normalize", "2"]
+    assert [abs(float(v)) for v in run(capsys, *argv)[1].split()] == [1.0, 1.0, 1.0]
 
 
 def test_rerank_on_embedding_model_is_one_line_error(

@@ -33,7 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -639,6 +639,8 @@ class RemoteModel:
         Raises:
             RemoteError: a request failed; nothing of the call is returned.
         """
+        if isinstance(texts, Mapping):  # a dict iterates its keys: never what was meant
+            raise InvalidInputError("texts must be a str or a list of str, not a mapping")
         items, single = as_text_list(texts)
         mode = check_normalize(normalize)
         self._refuse_fitting(truncate, chunk)

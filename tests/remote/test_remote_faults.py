@@ -50,7 +50,8 @@ def test_restarted_between_calls_is_retried_on_a_fresh_connection(
         before = np.asarray(remote.embed(TEXTS[:8]))  # leaves keep-alive connections open
         server.restart()  # same port; those connections are now dead
         after = np.asarray(remote.embed(TEXTS[:8]))
-    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+    # Concurrent requests may share a decode differently each time: rounding only.
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-4)
 
 
 def test_killed_mid_request_is_a_clear_error(bert_mean_path: Path, server_factory: Factory) -> None:
@@ -82,7 +83,7 @@ def test_killed_mid_request_and_restarted_is_retried_whole(
     assert "error" not in outcome, outcome.get("error")
     result = np.asarray(outcome["result"])
     assert result.shape == (3000, expected.shape[1])
-    np.testing.assert_allclose(result, np.tile(expected, (15, 1)), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(result, np.tile(expected, (15, 1)), rtol=0, atol=1e-4)
 
 
 def test_slower_than_the_timeout_is_a_clear_error(

@@ -23,8 +23,14 @@ def main() -> None:
 
     def llama_embed(n_batch: int, flash_attn: bool) -> tuple[str, float]:
         llm = Llama(
-            model_path=path, embedding=True, n_ctx=512, n_batch=n_batch, n_ubatch=n_batch,
-            n_threads=args.threads, n_threads_batch=args.threads, flash_attn=flash_attn,
+            model_path=path,
+            embedding=True,
+            n_ctx=512,
+            n_batch=n_batch,
+            n_ubatch=n_batch,
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            flash_attn=flash_attn,
             verbose=False,
         )
         seconds = best_seconds(lambda: llm.embed(texts), args.repeat)

@@ -11,7 +11,12 @@ from embed_nb import InvalidInputError, NotARerankerError
 from embed_nb.engine import LocalModel
 
 QUERY = "What is a panda?"
-DOCS = ["hi", "it's a bear", "The giant panda is a bear species endemic to China.", "what is panda?"]
+DOCS = [
+    "hi",
+    "it's a bear",
+    "The giant panda is a bear species endemic to China.",
+    "what is panda?",
+]
 
 
 def test_scores_are_the_raw_rank_output_sorted_best_first(reranker_path: Path) -> None:

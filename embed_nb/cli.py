@@ -546,8 +546,18 @@ def _rerank_command(args: argparse.Namespace) -> None:
         raise _UsageError("no documents to rank: give them after the query or with -f FILE")
     if args.top_n is not None and args.top_n < 0:
         raise _UsageError(f"--top-n must be 0 or more, not {args.top_n}")
+    from .api import rerank
+
     with _load(args) as model:
-        result = model.rerank(args.query, documents, args.top_n, truncate=args.truncate)
+        # The API's rerank: a reranker's own scores, or cosine ranking for an embedding model.
+        result = rerank(
+            args.query,
+            documents,
+            top_n=args.top_n,
+            model=model,
+            truncate=args.truncate,
+            cache=False,
+        )
     _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 

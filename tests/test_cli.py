@@ -432,10 +432,21 @@ def test_embed_with_reranker_scores_tab_separated_pairs(
     assert [abs(float(v)) for v in run(capsys, *argv)[1].split()] == [1.0, 1.0, 1.0]
 
 
-def test_rerank_on_embedding_model_is_one_line_error(
+def test_rerank_with_an_embedding_model_ranks_by_cosine(
     capsys: pytest.CaptureFixture[str], bert_mean_path: Path
 ) -> None:
-    status, out, err = run(capsys, "rerank", "q", "d", "-m", bert_mean_path)
+    status, out, _ = run(capsys, "rerank", "cat", "a cat", "a dog", "-m", bert_mean_path)
+    assert status == 0
+    ranked = json.loads(out)["results"]
+    assert sorted(r["index"] for r in ranked) == [0, 1]
+    scores = [r["relevance_score"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_rerank_with_a_per_token_model_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], bert_none_path: Path
+) -> None:
+    status, out, err = run(capsys, "rerank", "q", "d", "-m", bert_none_path)
     assert status == 1
     assert out == ""
     assert err.startswith("embed-nb: error: ") and err.count("\n") == 1

@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 TARGETS = ("llama-server", "llama-embedding")
+#: Bumped when the build changes; a cache without this marker is rebuilt.
+BUILD_REVISION = "2"
+MARKER = "BUILD_REVISION"
 
 # Everything that could reach the network or build more than we need is off. BUILD_SHARED_LIBS
 # OFF makes the two binaries self-contained, so the cache holds only them.
@@ -62,8 +65,13 @@ def bin_dir(version: str | None = None) -> Path:
 
 
 def is_built(directory: Path) -> bool:
-    """Whether every target binary is present in ``directory``."""
-    return all((directory / name).is_file() for name in TARGETS)
+    """Whether every target binary of this build revision is present in ``directory``."""
+    marker = directory / MARKER
+    return (
+        all((directory / name).is_file() for name in TARGETS)
+        and marker.is_file()
+        and marker.read_text().strip() == BUILD_REVISION
+    )
 
 
 def download_sdist(version: str, dest: Path) -> Path:
@@ -103,6 +111,28 @@ def unpack_llama_cpp(sdist: Path, dest: Path) -> Path:
     raise SystemExit(f"{sdist.name} has no vendor/llama.cpp")
 
 
+def flush_log_at_exit(source: Path) -> None:
+    """Make llama-embedding flush its log (which is its output) before it exits.
+
+    llama.cpp's logger writes from a worker thread and is never flushed at exit (it is leaked
+    on purpose, llama.cpp issue 22142), so llama-embedding loses the end of its stdout in most
+    runs on a small machine. One ``common_log_flush`` before ``main`` returns fixes that; it
+    changes nothing else, so the binary stays a faithful reference for its output formats.
+    """
+    path = source / "examples" / "embedding" / "embedding.cpp"
+    text = path.read_text()
+    if "common_log_flush" in text:
+        return
+    anchor = "    llama_backend_free();\n\n    return 0;\n}"
+    if anchor not in text:
+        print(f"warning: {path} changed shape; its output may be cut short", file=sys.stderr)
+        return
+    patched = (
+        "    llama_backend_free();\n\n    common_log_flush(common_log_main());\n    return 0;\n}"
+    )
+    path.write_text(text.replace(anchor, patched))
+
+
 def build(source: Path, build_dir: Path, jobs: int) -> Path:
     """Configure and build the targets; return the directory holding the binaries."""
     subprocess.run(["cmake", "-S", str(source), "-B", str(build_dir), *CMAKE_OPTIONS], check=True)
@@ -129,6 +159,8 @@ def install(built: Path, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     for name in TARGETS:
         shutil.copy2(built / name, staging / name)
+    (staging / MARKER).write_text(BUILD_REVISION + "\n")
+    staging.chmod(0o755)
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
@@ -157,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sdist = download_sdist(version, work / "dl")
         source = unpack_llama_cpp(sdist, work / "src")
+        flush_log_at_exit(source)
         built = build(source, work / "build", args.jobs)
         install(built, target)
     finally:

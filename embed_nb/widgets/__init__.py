@@ -1,0 +1,11 @@
+"""Notebook widgets (anywidget): similarity matrix, projection view, reranked list.
+
+The JavaScript is bundled from ``js/`` into ``embed_nb/static/``; nothing loads from a CDN.
+Importing this package is cheap: scipy, scikit-learn and umap-learn load on first use.
+"""
+
+from __future__ import annotations
+
+from .similarity import SimilarityMatrix
+
+__all__ = ["SimilarityMatrix"]

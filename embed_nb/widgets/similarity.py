@@ -1,0 +1,218 @@
+"""SimilarityMatrix: a canvas heatmap of cosine similarities, ordered so that blocks show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import traitlets
+
+from ..errors import InvalidInputError
+from ._base import WidgetBase, binary, clip_text
+from ._inputs import label_codes, unit_rows, vectors_and_texts
+from ._static import category_palette, hex_to_rgb, png_base64, viridis
+
+__all__ = ["SimilarityMatrix", "cluster_order", "similarity_payload"]
+
+# Past this many texts the matrix shows a random sample (2,000² cells is 4 MB as uint8).
+DEFAULT_MAX_SIZE = 2000
+
+
+def cluster_order(vectors: np.ndarray) -> np.ndarray:
+    """Leaf order of an average-linkage clustering on cosine distance (similar rows adjacent)."""
+    if len(vectors) < 3:
+        return np.arange(len(vectors))
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import pdist
+
+    distances = np.clip(pdist(vectors.astype(np.float64), metric="cosine"), 0.0, None)
+    distances = np.nan_to_num(distances, nan=1.0)  # zero vectors have no direction
+    return leaves_list(linkage(distances, method="average"))
+
+
+def similarity_payload(
+    vectors: np.ndarray,
+    *,
+    order: Literal["cluster", "input"] = "cluster",
+    max_size: int = DEFAULT_MAX_SIZE,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(shown indices, float32 scores, uint8 quantised scores)`` for a matrix view.
+
+    ``shown`` maps each displayed row to its input index: a random sample (in input order) when
+    there are more than ``max_size`` inputs, reordered by clustering when ``order="cluster"``.
+    """
+    n = len(vectors)
+    shown = np.arange(n)
+    if n > max_size:
+        shown = np.sort(np.random.default_rng(seed).choice(n, size=max_size, replace=False))
+    unit = unit_rows(vectors[shown])
+    if order == "cluster":
+        permutation = cluster_order(unit)
+        shown, unit = shown[permutation], unit[permutation]
+    scores = unit @ unit.T
+    return shown, scores, quantise(scores, *value_range(scores))
+
+
+def value_range(scores: np.ndarray) -> tuple[float, float]:
+    """The colour range: min and max off the diagonal (the diagonal is 1 and would flatten it)."""
+    if len(scores) < 2:
+        return -1.0, 1.0
+    off = scores[~np.eye(len(scores), dtype=bool)]
+    low, high = float(off.min()), float(off.max())
+    return (low, high) if high > low else (low - 1e-6, low + 1e-6)
+
+
+def quantise(scores: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    scaled = (scores - vmin) * (255.0 / (vmax - vmin))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+class SimilarityMatrix(WidgetBase):
+    """Pairwise cosine similarity as a heatmap, with hover, pin and a colour legend.
+
+    Args:
+        data: an :class:`~embed_nb.Embeddings`, an ``(n, d)`` array, or a list of texts (embedded
+            with ``model``).
+        texts: one text per row when ``data`` is an array (or to override the result's texts).
+        labels: one label per row: drawn as a colour band along both edges.
+        order: ``"cluster"`` (average-linkage leaf order, so block structure shows) or ``"input"``.
+        model: how to embed texts: a model, a callable, a registry name or None (current).
+        max_size: above this many rows, a random sample of this size is shown (the view says so).
+
+    In Python, :attr:`pinned` is the pinned ``(row, column)`` pair in input indices (or None),
+    :attr:`scores` the full float32 matrix of shown rows, :attr:`shown` their input indices.
+    """
+
+    _bundle = "similarity.js"
+
+    size = traitlets.Int(0).tag(sync=True)
+    n_total = traitlets.Int(0).tag(sync=True)
+    values = traitlets.Any(None).tag(**binary("uint8"))
+    palette = traitlets.Any(None).tag(**binary("uint8"))
+    vmin = traitlets.Float(-1.0).tag(sync=True)
+    vmax = traitlets.Float(1.0).tag(sync=True)
+    row_labels = traitlets.Any(None).tag(**binary("uint8"))
+    label_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    label_colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    order = traitlets.Unicode("cluster").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+    # The pinned cell as display positions [row, col]; [] when nothing is pinned.
+    pinned_cell = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
+    # The cell under the mouse, display positions; the front end sets it.
+    hovered_cell = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
+
+    def __init__(
+        self,
+        data: Any,
+        texts: Sequence[str] | None = None,
+        *,
+        labels: Sequence[Any] | None = None,
+        order: Literal["cluster", "input"] = "cluster",
+        model: Any = None,
+        max_size: int = DEFAULT_MAX_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        if order not in ("cluster", "input"):
+            raise InvalidInputError(f"order must be 'cluster' or 'input', not {order!r}")
+        if max_size < 2:
+            raise InvalidInputError("max_size must be at least 2")
+        vectors, found = vectors_and_texts(data, texts, model)
+        n = len(vectors)
+        codes, names = label_codes(labels, n)
+        shown, scores, quantised = similarity_payload(vectors, order=order, max_size=max_size)
+        vmin, vmax = value_range(scores)
+        note = ""
+        if len(shown) < n:
+            note = f"showing a random sample of {len(shown):,} of {n:,} texts"
+        super().__init__(**kwargs)
+        self._texts = found if found is not None else [f"#{i}" for i in range(n)]
+        self.shown = shown
+        self.scores = scores
+        self._codes = codes
+        row_labels = None
+        if codes is not None:
+            # 255 is "no colour"; more than 254 labels share colours
+            row_labels = np.minimum(codes[shown], 254).astype(np.uint8)
+        with self.hold_sync():
+            self.size = len(shown)
+            self.n_total = n
+            self.values = quantised
+            self.palette = viridis()
+            self.vmin, self.vmax = vmin, vmax
+            self.row_labels = row_labels
+            self.label_names = names
+            self.label_colors = category_palette(len(names))
+            self.order = order
+            self.note = note
+        self._handlers["cell"] = self._on_cell
+
+    # --- Python side -------------------------------------------------------------------
+
+    @property
+    def pinned(self) -> tuple[int, int] | None:
+        """The pinned cell as ``(row, column)`` input indices, or None."""
+        if len(self.pinned_cell) != 2:
+            return None
+        row, col = self.pinned_cell
+        return int(self.shown[row]), int(self.shown[col])
+
+    def pin(self, row: int, col: int) -> None:
+        """Pin the cell of input indices ``row`` and ``col`` (both must be shown)."""
+        where = {int(v): k for k, v in enumerate(self.shown)}
+        if row not in where or col not in where:
+            raise InvalidInputError("that pair is not shown (the matrix shows a sample)")
+        self.pinned_cell = [where[row], where[col]]
+
+    def score(self, row: int, col: int) -> float:
+        """The exact similarity of two shown inputs (input indices)."""
+        where = {int(v): k for k, v in enumerate(self.shown)}
+        return float(self.scores[where[row], where[col]])
+
+    def _on_cell(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        row, col = int(content["row"]), int(content["col"])
+        if not (0 <= row < self.size and 0 <= col < self.size):
+            raise InvalidInputError("cell out of range")
+        i, j = int(self.shown[row]), int(self.shown[col])
+        reply = {
+            "row": row,
+            "col": col,
+            "i": i,
+            "j": j,
+            "score": float(self.scores[row, col]),
+            "texts": [clip_text(self._texts[i]), clip_text(self._texts[j])],
+        }
+        return reply, []
+
+    # --- static picture ----------------------------------------------------------------
+
+    def to_image(self, max_pixels: int = 480) -> np.ndarray:
+        """The heatmap as an ``(h, w, 3)`` uint8 image (for export and docs)."""
+        step = max(1, int(np.ceil(self.size / max_pixels)))
+        codes = np.asarray(self.values, dtype=np.uint8).reshape(self.size, self.size)
+        codes = codes[::step, ::step]
+        scale = max(1, max_pixels // max(1, codes.shape[0]))
+        image = viridis()[codes]
+        if scale > 1:
+            image = image.repeat(scale, axis=0).repeat(scale, axis=1)
+        if self.row_labels is not None:
+            colors = np.array([hex_to_rgb(c) for c in self.label_colors] or [(0, 0, 0)], np.uint8)
+            band = colors[np.minimum(self.row_labels[::step], len(colors) - 1)]
+            band = band.repeat(scale, axis=0)[:, None, :].repeat(6, axis=1)
+            image = np.concatenate([band, image], axis=1)
+        return np.ascontiguousarray(image)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return _with_png(bundle, self.to_image())
+
+
+def _with_png(bundle: Any, image: np.ndarray) -> Any:
+    """Add a PNG snapshot to an anywidget MIME bundle ``(data, metadata)``."""
+    if not bundle:
+        return bundle
+    data, metadata = bundle
+    data = dict(data)
+    data["image/png"] = png_base64(image)
+    return data, metadata

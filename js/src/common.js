@@ -1,0 +1,107 @@
+// Helpers shared by the embed_nb widgets.
+//
+// Safety: document text is untrusted. It only ever reaches the DOM through `textContent`
+// (see `el`), never through innerHTML, so markup in a text is shown, not run.
+
+/** Make an element with a class and (escaped) text content. */
+export function el(tag, className = "", text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== null && text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+/** View a synced binary trait (a DataView, ArrayBuffer or typed array) as a typed array. */
+export function typed(value, Kind) {
+  if (value == null) return new Kind(0);
+  if (value instanceof Kind) return value;
+  const buffer = value.buffer ?? value;
+  const offset = value.byteOffset ?? 0;
+  const length = value.byteLength ?? buffer.byteLength;
+  if (offset % Kind.BYTES_PER_ELEMENT !== 0) {
+    // Typed arrays need aligned offsets: copy the bytes once.
+    return new Kind(buffer.slice(offset, offset + length));
+  }
+  return new Kind(buffer, offset, length / Kind.BYTES_PER_ELEMENT);
+}
+
+/**
+ * Request/reply over anywidget custom messages. Each request carries a number; a reply
+ * answers the request with that number. Stale replies (superseded requests of the same kind)
+ * are dropped when `latestOnly` is set.
+ */
+export function requester(model) {
+  let next = 1;
+  const pending = new Map();
+  const latest = new Map();
+  const onMessage = (msg, buffers) => {
+    if (!msg || typeof msg !== "object" || !pending.has(msg.req)) return;
+    const { resolve, kind, latestOnly } = pending.get(msg.req);
+    pending.delete(msg.req);
+    if (latestOnly && latest.get(kind) !== msg.req) {
+      resolve(null);
+      return;
+    }
+    resolve({ ...msg, buffers });
+  };
+  model.on("msg:custom", onMessage);
+  const request = (kind, content = {}, { latestOnly = false } = {}) =>
+    new Promise((resolve) => {
+      const req = next++;
+      pending.set(req, { resolve, kind, latestOnly });
+      latest.set(kind, req);
+      model.send({ kind, req, ...content });
+    });
+  request.dispose = () => model.off("msg:custom", onMessage);
+  return request;
+}
+
+/** A cache of texts by point index, fetched lazily from the kernel in small batches. */
+export function textCache(request) {
+  const cache = new Map();
+  return {
+    get: (i) => cache.get(i),
+    has: (i) => cache.has(i),
+    async fetch(ids) {
+      const missing = ids.filter((i) => !cache.has(i));
+      if (missing.length) {
+        const reply = await request("texts", { ids: missing.slice(0, 500) });
+        if (reply && reply.texts) reply.ids.forEach((id, k) => cache.set(id, reply.texts[k]));
+      }
+      return ids.map((i) => cache.get(i) ?? "");
+    },
+  };
+}
+
+/** Format a score the way the views show it. */
+export const fmt = (x, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : "–");
+
+/** Place a tooltip near the mouse, inside its positioned container. */
+export function placeTip(tip, container, clientX, clientY) {
+  const box = container.getBoundingClientRect();
+  let x = clientX - box.left + 14;
+  let y = clientY - box.top + 14;
+  const w = tip.offsetWidth;
+  const h = tip.offsetHeight;
+  if (x + w > box.width) x = Math.max(0, clientX - box.left - w - 14);
+  if (y + h > box.height) y = Math.max(0, clientY - box.top - h - 14);
+  tip.style.left = `${x}px`;
+  tip.style.top = `${y}px`;
+}
+
+/** Colour-legend swatches for categories. */
+export function categoryLegend(names, colors, onClick = null) {
+  const legend = el("div", "enb-cats");
+  names.forEach((name, k) => {
+    const item = el("span", "enb-cat");
+    const swatch = el("span", "enb-swatch");
+    swatch.style.background = colors[k % colors.length];
+    item.append(swatch, el("span", "enb-cat-name", name));
+    if (onClick) {
+      item.classList.add("enb-clickable");
+      item.addEventListener("click", () => onClick(k));
+    }
+    legend.append(item);
+  });
+  return legend;
+}

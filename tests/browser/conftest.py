@@ -1,0 +1,318 @@
+"""Browser tests: a real JupyterLab on 127.0.0.1, driven by Playwright and Debian's Chromium.
+
+Each test writes a notebook into a fresh folder, opens it in JupyterLab, runs all its cells,
+interacts with the widget in the page, and reads the widget's state back from the very kernel
+the page talks to (a second client on the kernel's connection file).
+
+Skipped when Chromium, Playwright or JupyterLab is missing, or the widget bundle is not built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("EMBED_NB_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _requirements_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    for module in ("playwright", "jupyterlab", "jupyter_client"):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{module} is not installed"
+    from embed_nb.widgets._base import STATIC_DIR
+
+    if not (STATIC_DIR / "projection.js").is_file():
+        return "the widget bundle is not built (npm run build in js/)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _requirements_missing()
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Lab:
+    """A running JupyterLab server and where its notebooks and kernels live."""
+
+    def __init__(self, root: Path, runtime: Path, port: int) -> None:
+        self.root, self.runtime, self.port = root, runtime, port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def api(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def write_notebook(self, name: str, cells: list[str]) -> str:
+        notebook = {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": f"c{k}",
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+                for k, source in enumerate(cells)
+            ],
+            # Without a kernelspec Lab asks which kernel to use, and nothing runs.
+            "metadata": {
+                "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                "language_info": {"name": "python"},
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+        (self.root / name).write_text(json.dumps(notebook), encoding="utf-8")
+        return name
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("lab")
+    runtime = tmp_path_factory.mktemp("runtime")
+    port = _free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1")
+    # The kernel must find embed_nb and the tests' helpers even from the fixture folder.
+    repo = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
+    log = (root / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+            f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
+            "--allow-root", f"--notebook-dir={root}", "--ServerApp.disable_check_xsrf=True",
+            "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+    )  # fmt: skip
+    instance = Lab(root, runtime, port)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                instance.api("/api")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (root / "server.log").read_text()
+                    ) from None
+                time.sleep(0.5)
+        yield instance
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class KernelProbe:
+    """Runs code in the kernel that the page's notebook uses, and returns what it printed."""
+
+    def __init__(self, connection_file: Path) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        self.client = BlockingKernelClient(connection_file=str(connection_file))
+        self.client.load_connection_file()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=30)
+
+    def eval(self, expression: str, timeout: float = 30) -> Any:
+        """The value of a JSON-serialisable expression, evaluated in the kernel."""
+        code = f"import json as _j; print(_j.dumps({expression}))"
+        chunks: list[str] = []
+        errors: list[str] = []
+
+        def on_output(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream":
+                chunks.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                errors.append("\n".join(msg["content"]["traceback"]))
+
+        self.client.execute_interactive(
+            code, timeout=timeout, output_hook=on_output, store_history=False
+        )
+        if errors:
+            raise AssertionError(errors[0])
+        return json.loads("".join(chunks))
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+class NotebookPage:
+    """A notebook open in JupyterLab, its cells run, plus a probe into its kernel."""
+
+    def __init__(self, page: Any, lab: Lab, name: str) -> None:
+        self.page, self.lab, self.name = page, lab, name
+        self.probe: KernelProbe | None = None
+
+    def open_and_run(self, timeout_ms: int = 120_000) -> None:
+        page = self.page
+        page.goto(f"{self.lab.url}/lab/tree/{self.name}")
+        page.wait_for_selector(
+            '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms
+        )
+        self.dismiss_toasts()
+        # The app is exposed (--LabApp.expose_app_in_browser) so commands run without menus.
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget")
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        # Done when every cell has an execution count and the kernel is idle again.
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+                return prompts.length && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            }""",
+            timeout=timeout_ms,
+        )
+        page.wait_for_selector(
+            '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms
+        )
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        )
+        tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error" in t]
+        assert not tracebacks, tracebacks
+        self.probe = KernelProbe(self._connection_file())
+
+    def dismiss_toasts(self) -> None:
+        for button in self.page.locator(".jp-toast-button, .Toastify__close-button").all():
+            with contextlib.suppress(Exception):
+                button.click(timeout=1000)
+
+    def _connection_file(self) -> Path:
+        sessions = self.lab.api("/api/sessions")
+        mine = [s for s in sessions if s["path"].endswith(self.name)]
+        assert mine, f"no kernel session for {self.name}: {sessions}"
+        return self.lab.runtime / f"kernel-{mine[0]['kernel']['id']}.json"
+
+    def eval(self, expression: str) -> Any:
+        assert self.probe is not None
+        return self.probe.eval(expression)
+
+    def wait_for_kernel(self, expression: str, timeout_s: float = 20) -> Any:
+        """Poll an expression in the kernel until it is truthy; return its value."""
+        deadline = time.monotonic() + timeout_s
+        value = None
+        while time.monotonic() < deadline:
+            value = self.eval(expression)
+            if value:
+                return value
+            time.sleep(0.3)
+        raise AssertionError(f"{expression} stayed {value!r}")
+
+    def screenshot(self, locator: Any, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / name
+        locator.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
+        try:
+            # Shut the kernel down so that sessions do not pile up on a shared machine.
+            for session in self.lab.api("/api/sessions"):
+                if session["path"].endswith(self.name):
+                    request = urllib.request.Request(
+                        f"{self.lab.url}/api/sessions/{session['id']}", method="DELETE"
+                    )
+                    urllib.request.urlopen(request, timeout=10).close()
+        finally:
+            self.page.close()
+
+
+@pytest.fixture
+def notebook(lab: Lab, browser: Any) -> Iterator[Any]:
+    """``notebook(name, cells)`` opens a new notebook with those cells and runs them all."""
+    opened: list[NotebookPage] = []
+
+    def open_notebook(name: str, cells: list[str]) -> NotebookPage:
+        lab.write_notebook(name, cells)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.dismiss())
+        nb = NotebookPage(page, lab, name)
+        opened.append(nb)
+        nb.open_and_run()
+        return nb
+
+    yield open_notebook
+    for nb in opened:
+        nb.close()
+
+
+def nonblank_pixels(page: Any, png: bytes) -> int:
+    """How many pixels of a screenshot differ from its top-left pixel, counted by the browser
+    (which decodes the PNG for us: no imaging library needed)."""
+    import base64
+
+    return int(
+        page.evaluate(
+            """async (b64) => {
+                const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
+                const bitmap = await createImageBitmap(blob);
+                const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+                const ctx = canvas.getContext('2d');
+                ctx.drawImage(bitmap, 0, 0);
+                const px = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+                let count = 0;
+                for (let k = 0; k < px.length; k += 4) {
+                    if (Math.abs(px[k] - px[0]) + Math.abs(px[k + 1] - px[1])
+                        + Math.abs(px[k + 2] - px[2]) > 24) count++;
+                }
+                return count;
+            }""",
+            base64.b64encode(png).decode("ascii"),
+        )
+    )

@@ -25,6 +25,9 @@ lint:
 	$(PYTHON) -m mypy
 
 test: setup lint
+	# llama.cpp's own llama-server and llama-embedding, from the same llama-cpp-python sdist,
+	# for the parity tests; built once per version into the user cache (minutes, first time).
+	$(PYTHON) scripts/build_llama_server.py
 	$(PYTHON) -m pytest -q -rs
 
 bench:

@@ -119,6 +119,11 @@ def raw_http(url: str, texts: list[str], concurrency: int, batch: int) -> Callab
         return [np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in data]
 
     def run() -> np.ndarray:
+        # New connections each run: the server drops idle keep-alive ones after 5 s, and a
+        # hand-written client would not retry.
+        for conn in connections.values():
+            conn.close()
+        connections.clear()
         return np.stack([v for part in pool.map(send, chunks) for v in part])
 
     return run

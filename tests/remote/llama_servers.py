@@ -43,7 +43,9 @@ def require_binary(name: str) -> Path:
     path = bin_dir() / name
     if path.is_file() and os.access(path, os.X_OK):
         return path
-    message = f"{name} not built in {path.parent}; run `{BUILD_COMMAND}` (6 to 15 min on 2 cores, once)"
+    message = (
+        f"{name} not built in {path.parent}; run `{BUILD_COMMAND}` (6 to 15 min on 2 cores, once)"
+    )
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"CI: {message}")
     pytest.skip(message)

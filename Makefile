@@ -21,7 +21,7 @@ demo: setup
 		-p "The cat sits on the mat" -p "A feline rests on the rug" -p "Python programming language"
 
 lint:
-	$(PYTHON) -m ruff check embed_nb tests bench
+	$(PYTHON) -m ruff check embed_nb tests bench scripts
 	$(PYTHON) -m mypy
 
 test: setup lint
@@ -33,3 +33,4 @@ test: setup lint
 bench:
 	$(PYTHON) bench/throughput.py
 	$(PYTHON) bench/latency.py
+	$(PYTHON) bench/remote.py

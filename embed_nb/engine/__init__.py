@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .model import LocalModel
+from .remote import RemoteModel
 
-__all__ = ["LocalModel"]
+__all__ = ["LocalModel", "RemoteModel"]

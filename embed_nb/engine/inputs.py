@@ -6,7 +6,7 @@ before any native call can see it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,8 @@ def as_text_list(texts: object, what: str = "texts") -> tuple[list[str], bool]:
     """Turn a str or an iterable of str into a list; the flag says a single str was given."""
     if isinstance(texts, str):
         return [texts], True
-    if isinstance(texts, bytes | bytearray) or not isinstance(texts, Iterable):
+    # A mapping would iterate its keys; llama-server refuses {"content": ...} objects too.
+    if isinstance(texts, bytes | bytearray | Mapping) or not isinstance(texts, Iterable):
         raise InvalidInputError(
             f"{what} must be a str or a list of str, not {type(texts).__name__}"
         )

@@ -55,11 +55,6 @@ def test_a_mapping_is_refused_by_the_remote_backend(
         remote.embed(bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/inputs.as_text_list iterates a dict's keys: embed({'content': ...}) embeds "
-    "the word 'content' instead of refusing, where llama-server answers 400",
-)
 @pytest.mark.parametrize("bad", INVALID_MAPPINGS, ids=["string", "unknown", "image"])
 def test_a_mapping_is_refused_by_the_local_engine(bad: Any, bert_mean_path: Path) -> None:
     with LocalModel(bert_mean_path) as local, pytest.raises(InvalidInputError):

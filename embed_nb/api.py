@@ -20,6 +20,7 @@ import numpy as np
 
 from . import registry
 from .cache import EmbeddingCache, cache_key, default_cache
+from .engine.inputs import check_top_n
 from .errors import InputTooLongError, InvalidInputError, NotARerankerError
 from .progress import Progress, ProgressArg
 from .results import (
@@ -375,8 +376,7 @@ def rerank(
     if not isinstance(query, str):
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
     docs, _, _ = as_texts(documents, column=column, what="documents")
-    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0):
-        raise InvalidInputError(f"top_n must be a non-negative integer or None, not {top_n!r}")
+    check_top_n(top_n)
     chosen = _model(model)
     if chosen.is_reranker:
         return chosen.rerank(query, docs, top_n, truncate=truncate)

@@ -6,7 +6,7 @@ before any native call can see it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,3 +88,52 @@ def fit_to_limit(
     stride = max(1, room - room // 4)
     starts = range(0, max(len(body) - room, 0) + stride, stride)
     return [np.concatenate([head, body[s : s + room], tail]) for s in starts if s < len(body)]
+
+
+def check_top_n(top_n: object) -> int | None:
+    """``top_n`` for a rerank: None (keep all) or a non-negative int."""
+    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0):
+        raise InvalidInputError(f"top_n must be a non-negative integer or None, not {top_n!r}")
+    return top_n
+
+
+def rerank_inputs(query: object, documents: object, top_n: object) -> list[str]:
+    """Check a rerank call's arguments as llama-server's ``/v1/rerank`` does; the documents."""
+    if not isinstance(query, str):
+        raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
+    docs, single = as_text_list(documents, "documents")
+    if single:
+        raise InvalidInputError("documents must be a list of str; wrap a single one in [...]")
+    check_top_n(top_n)
+    utf8(query, 0)
+    for i, doc in enumerate(docs):
+        utf8(doc, i)
+    return docs
+
+
+def token_id_lists(sequences: object, n_vocab: int | None = None) -> list[np.ndarray]:
+    """Check token id input (a non-empty list of non-empty int lists) before llama.cpp sees it.
+
+    With ``n_vocab`` every id must be in ``0..n_vocab-1``; without it (a remote model, whose
+    server checks its own vocabulary) only negative ids are refused.
+    """
+    if isinstance(sequences, str | bytes) or not isinstance(sequences, Sequence) or not sequences:
+        raise InvalidInputError("sequences must be a non-empty list of token id lists")
+    arrays = []
+    for index, ids in enumerate(sequences):
+        if isinstance(ids, str | bytes) or not isinstance(ids, Sequence | np.ndarray):
+            raise InvalidInputError(f"sequence {index} must be a list of token ids")
+        if len(ids) == 0:
+            raise InvalidInputError(f"sequence {index} is empty")
+        if not all(isinstance(t, int | np.integer) and not isinstance(t, bool) for t in ids):
+            raise InvalidInputError(f"sequence {index} holds something that is not an integer id")
+        array = np.asarray(ids, dtype=np.int64)
+        upper = n_vocab if n_vocab is not None else np.iinfo(np.int32).max + 1
+        bad = array[(array < 0) | (array >= upper)]
+        if len(bad):
+            where = f"this model's vocabulary (0..{n_vocab - 1})" if n_vocab else "the int32 range"
+            raise InvalidInputError(
+                f"sequence {index} holds token id {int(bad[0])}, outside {where}"
+            )
+        arrays.append(array.astype(np.int32))
+    return arrays

@@ -24,7 +24,7 @@ from . import native
 from .batching import plan_decodes
 from .context import FLASH_ATTN_TYPES, ContextSettings, DecodeContext
 from .info import ModelInfo
-from .inputs import Framing, as_text_list, fit_to_limit, utf8
+from .inputs import Framing, as_text_list, fit_to_limit, rerank_inputs, token_id_lists, utf8
 from .normalize import POOLING_NAMES, check_normalize, pooling_type
 from .normalize import normalize as normalize_vectors
 from .rerank import PairFormat, format_pair
@@ -339,37 +339,16 @@ class LocalModel:
         Every id is checked against the vocabulary first: llama.cpp must never see a bad one.
         """
         mode = check_normalize(normalize)
-        if (
-            isinstance(sequences, str | bytes)
-            or not isinstance(sequences, Sequence)
-            or not sequences
-        ):
-            raise InvalidInputError("sequences must be a non-empty list of token id lists")
-        arrays = [self._checked_ids(ids, i) for i, ids in enumerate(sequences)]
+        arrays = token_id_lists(sequences, self.info.vocab_size)
+        for index, array in enumerate(arrays):
+            if len(array) > self.max_tokens:
+                raise InputTooLongError(index, len(array), self.max_tokens)
         with self._lock:
             self._check_open()
             outputs = self._run(arrays, None)
         texts = [f"<{len(a)} token ids>" for a in arrays]
         owners = list(range(len(arrays)))
         return self._result(texts, False, arrays, owners, outputs, mode, False, False)
-
-    def _checked_ids(self, ids: object, index: int) -> np.ndarray:
-        if isinstance(ids, str | bytes) or not isinstance(ids, Sequence | np.ndarray):
-            raise InvalidInputError(f"sequence {index} must be a list of token ids")
-        if len(ids) == 0:
-            raise InvalidInputError(f"sequence {index} is empty")
-        if not all(isinstance(t, int | np.integer) and not isinstance(t, bool) for t in ids):
-            raise InvalidInputError(f"sequence {index} holds something that is not an integer id")
-        array = np.asarray(ids, dtype=np.int64)
-        bad = array[(array < 0) | (array >= self.info.vocab_size)]
-        if len(bad):
-            raise InvalidInputError(
-                f"sequence {index} holds token id {int(bad[0])}, outside this model's vocabulary "
-                f"(0..{self.info.vocab_size - 1})"
-            )
-        if len(array) > self.max_tokens:
-            raise InputTooLongError(index, len(array), self.max_tokens)
-        return array.astype(np.int32)
 
     def _result(
         self,
@@ -419,18 +398,7 @@ class LocalModel:
                 f"{self.name} pools {self.pooling!r}, not 'rank': load a reranker GGUF, or use "
                 "embed_nb.rerank(), which falls back to cosine similarity for embedding models"
             )
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
-        docs, single = as_text_list(documents, "documents")
-        if single:
-            raise InvalidInputError("documents must be a list of str; wrap a single one in [...]")
-        if top_n is not None and (
-            isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0
-        ):
-            raise InvalidInputError(f"top_n must be a non-negative integer or None, not {top_n!r}")
-        utf8(query, 0)
-        for i, doc in enumerate(docs):
-            utf8(doc, i)
+        docs = rerank_inputs(query, documents, top_n)
         with self._lock:
             self._check_open()
             pairs = []

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError
 from ..results import Embeddings, RerankResult, rank_hits
 from .info import ModelInfo
-from .inputs import as_text_list, utf8
+from .inputs import as_text_list, rerank_inputs, token_id_lists, utf8
 from .normalize import check_normalize
 from .normalize import normalize as normalize_vectors
 
@@ -652,13 +652,7 @@ class RemoteModel:
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays)."""
         mode = check_normalize(normalize)
-        if (
-            isinstance(sequences, str | bytes)
-            or not isinstance(sequences, Sequence)
-            or not sequences
-        ):
-            raise InvalidInputError("sequences must be a non-empty list of token id lists")
-        arrays = [_checked_ids(ids, i) for i, ids in enumerate(sequences)]
+        arrays = token_id_lists(sequences)
         self._check_open()
         self._require_llama_server("embed_tokens")
         texts = [f"<{len(a)} token ids>" for a in arrays]
@@ -684,19 +678,8 @@ class RemoteModel:
                 "llama-server with --reranking and a reranker GGUF, or use embed_nb.rerank(), "
                 "which falls back to cosine similarity"
             )
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
-        docs, single = as_text_list(documents, "documents")
-        if single:
-            raise InvalidInputError("documents must be a list of str; wrap a single one in [...]")
-        if top_n is not None and (
-            isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 0
-        ):
-            raise InvalidInputError(f"top_n must be a non-negative integer or None, not {top_n!r}")
+        docs = rerank_inputs(query, documents, top_n)
         self._refuse_fitting(truncate, False)
-        utf8(query, 0)
-        for i, doc in enumerate(docs):
-            utf8(doc, i)
         self._check_open()
 
         def send(batch: _Batch) -> _Answer:
@@ -926,19 +909,6 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
     for i in np.argsort(-(share - base), kind="stable")[: total - int(base.sum())]:
         base[i] += 1
     return [int(b) for b in base]
-
-
-def _checked_ids(ids: object, index: int) -> np.ndarray:
-    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence | np.ndarray):
-        raise InvalidInputError(f"sequence {index} must be a list of token ids")
-    if len(ids) == 0:
-        raise InvalidInputError(f"sequence {index} is empty")
-    if not all(isinstance(t, int | np.integer) and not isinstance(t, bool) for t in ids):
-        raise InvalidInputError(f"sequence {index} holds something that is not an integer id")
-    array = np.asarray(ids, dtype=np.int64)
-    if (array < 0).any():
-        raise InvalidInputError(f"sequence {index} holds a negative token id")
-    return array
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -6,6 +6,7 @@ Importing this package is cheap: scipy, scikit-learn and umap-learn load on firs
 
 from __future__ import annotations
 
+from .projection import ProjectionView
 from .similarity import SimilarityMatrix
 
-__all__ = ["SimilarityMatrix"]
+__all__ = ["ProjectionView", "SimilarityMatrix"]

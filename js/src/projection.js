@@ -1,1 +1,383 @@
-export default { render() {} };
+// ProjectionView: a regl-scatterplot (WebGL) of 2-D positions sent as binary buffers.
+//
+// Per point the kernel sends x, y (float32) and a colour category (uint8). Texts are fetched
+// on demand (hover, lists). Selection is two-way through the `selected` trait; a click asks the
+// kernel for neighbours (`focused` -> `neighbors`); the query box sets `query` and the kernel
+// answers with `query_hits`.
+import createScatterplot from "regl-scatterplot";
+import { categoryLegend, el, fmt, placeTip, requester, textCache, typed } from "./common.js";
+
+const FOCUS_COLOR = "#d62728";
+const NEIGHBOR_COLOR = "#ff7f0e";
+const QUERY_COLOR = "#9c27b0";
+
+function pointSizeFor(n) {
+  if (n <= 2_000) return 6;
+  if (n <= 20_000) return 4;
+  if (n <= 200_000) return 2.5;
+  return 1.5;
+}
+
+function render({ model, el: host }) {
+  const request = requester(model);
+  const texts = textCache(request);
+
+  // --- DOM --------------------------------------------------------------------------------
+  const root = el("div", "enb-root enb-proj");
+  const bar = el("div", "enb-proj-bar");
+  const search = document.createElement("input");
+  search.type = "search";
+  search.placeholder = "Search: text is embedded in the kernel (Enter)";
+  search.className = "enb-query";
+  search.value = model.get("query");
+  const colorSelect = document.createElement("select");
+  colorSelect.className = "enb-color-by";
+  colorSelect.title = "colour by";
+  const clear = el("button", "enb-clear", "Clear selection");
+  const status = el("span", "enb-note enb-status");
+  const progress = el("div", "enb-progress");
+  const progressFill = el("div");
+  progress.append(progressFill);
+  bar.append(search, colorSelect, clear, progress, status);
+  const legend = el("div", "enb-legend-row");
+  const body = el("div", "enb-proj-body");
+  const stage = el("div", "enb-proj-stage");
+  const canvas = document.createElement("canvas");
+  canvas.className = "enb-proj-canvas";
+  const marks = document.createElement("canvas");
+  marks.className = "enb-proj-marks";
+  const tip = el("div", "enb-tip");
+  tip.hidden = true;
+  stage.append(canvas, marks, tip);
+  const side = el("div", "enb-proj-side");
+  const selectionInfo = el("div", "enb-selection");
+  const neighborsBox = el("div", "enb-neighbors");
+  const queryBox = el("div", "enb-results");
+  side.append(selectionInfo, queryBox, neighborsBox);
+  body.append(stage, side);
+  root.append(bar, legend, body);
+  host.append(root);
+
+  // --- scatterplot -----------------------------------------------------------------------
+  const n = model.get("n_points");
+  const scatterplot = createScatterplot({
+    canvas,
+    width: 600,
+    height: 520,
+    pointSize: pointSizeFor(n),
+    pointSizeSelected: 1,
+    opacity: n > 100_000 ? 0.6 : 0.85,
+    opacityInactiveScale: 0.25,
+    backgroundColor: "#ffffff",
+    pointColorActive: "#000000",
+    pointColorHover: "#111111",
+    lassoColor: "#1976d2",
+    performanceMode: n > 2_000_000,
+  });
+
+  let x = new Float32Array(0);
+  let y = new Float32Array(0);
+  let drawn = false;
+  let fromView = false; // a selection change that the view itself made
+  let lassoing = false;
+  let mouse = [0, 0];
+
+  const resize = () => {
+    const { width, height } = stage.getBoundingClientRect();
+    if (width < 10 || height < 10) return;
+    scatterplot.set({ width: Math.floor(width), height: Math.floor(height) });
+    marks.width = Math.floor(width * devicePixelRatio);
+    marks.height = Math.floor(height * devicePixelRatio);
+    drawMarks();
+  };
+  const observer = new ResizeObserver(resize);
+  observer.observe(stage);
+
+  function readPositions() {
+    const xy = typed(model.get("positions"), Float32Array);
+    const count = xy.length / 2;
+    x = xy.subarray(0, count);
+    y = xy.subarray(count, 2 * count);
+  }
+
+  async function draw({ transition = false } = {}) {
+    readPositions();
+    const categories = typed(model.get("categories"), Uint8Array);
+    const colors = model.get("category_colors");
+    scatterplot.set({ pointColor: colors.length ? colors : ["#4e79a7"], colorBy: "valueA" });
+    const points = { x, y, valueA: categories.length === x.length ? categories : new Uint8Array(x.length) };
+    await scatterplot.draw(points, {
+      transition: transition && drawn,
+      transitionDuration: 700,
+      zDataType: "categorical",
+      preventFilterReset: true,
+    });
+    drawn = true;
+    applySelection();
+    drawMarks();
+    root.dataset.drawn = String(model.get("projection"));
+  }
+
+  let pending = null;
+  const redraw = (options) => {
+    // Several traits change in one update (names, colours, categories): draw once.
+    if (pending) return;
+    pending = Promise.resolve().then(() => {
+      pending = null;
+      return draw(options);
+    });
+  };
+
+  // --- selection, both ways ----------------------------------------------------------------
+  function applySelection() {
+    if (fromView) return;
+    const selected = typed(model.get("selected"), Uint32Array);
+    if (selected.length) scatterplot.select(Array.from(selected), { preventEvent: true });
+    else scatterplot.deselect({ preventEvent: true });
+    showSelection();
+  }
+
+  function setSelected(indices) {
+    fromView = true;
+    model.set("selected", Uint32Array.from(indices).sort());
+    model.save_changes();
+    fromView = false;
+    showSelection();
+  }
+
+  scatterplot.subscribe("lassoStart", () => {
+    lassoing = true;
+  });
+  scatterplot.subscribe("select", ({ points }) => {
+    if (!lassoing && points.length === 1) {
+      // A click on a point: focus it; the kernel answers with its neighbours.
+      model.set("focused", points[0]);
+    }
+    lassoing = false;
+    setSelected(points);
+  });
+  scatterplot.subscribe("deselect", () => {
+    lassoing = false;
+    model.set("focused", -1);
+    setSelected([]);
+  });
+  clear.addEventListener("click", () => {
+    model.set("focused", -1);
+    scatterplot.deselect({ preventEvent: true });
+    setSelected([]);
+  });
+
+  function showSelection() {
+    const count = typed(model.get("selected"), Uint32Array).length;
+    selectionInfo.replaceChildren(
+      el("div", "enb-legend-title", count ? `${count.toLocaleString()} selected` : "No selection"),
+      el("div", "enb-muted", "Shift-drag to lasso · click a point for neighbours · double-click to clear"),
+    );
+  }
+
+  // JupyterLab's notebook reads mouse-downs too (shift-click extends the cell selection and
+  // starts a drag that swallows the mouse moves a lasso needs): keep them inside the plot.
+  for (const type of ["mousedown", "click", "dblclick", "wheel"]) {
+    stage.addEventListener(type, (event) => event.stopPropagation());
+  }
+
+  // --- hover -------------------------------------------------------------------------------
+  stage.addEventListener("mousemove", (event) => {
+    mouse = [event.clientX, event.clientY];
+    if (!tip.hidden) placeTip(tip, stage, ...mouse);
+  });
+  let hovered = -1;
+  scatterplot.subscribe("pointOver", async (index) => {
+    hovered = index;
+    tip.replaceChildren(el("div", "enb-tip-label", `#${index}`), el("div", "enb-muted", "…"));
+    tip.hidden = false;
+    placeTip(tip, stage, ...mouse);
+    const [text] = await texts.fetch([index]);
+    if (hovered !== index) return;
+    tip.replaceChildren(el("div", "enb-tip-label", `#${index}`), el("div", "enb-text", text));
+    placeTip(tip, stage, ...mouse);
+    root.dataset.hovered = String(index);
+  });
+  scatterplot.subscribe("pointOut", () => {
+    hovered = -1;
+    tip.hidden = true;
+  });
+
+  // --- marks: focused point, its neighbours, query hits -----------------------------------
+  scatterplot.subscribe("view", () => drawMarks());
+
+  // Where point i is drawn, in CSS pixels inside the stage: the camera's view matrix, then
+  // regl-scatterplot's projection (x divided by the aspect ratio).
+  function pixel(i) {
+    const v = scatterplot.get("cameraView");
+    const { width, height } = canvas.getBoundingClientRect();
+    const clipX = (v[0] * x[i] + v[4] * y[i] + v[12]) / (width / height);
+    const clipY = v[1] * x[i] + v[5] * y[i] + v[13];
+    return [((clipX + 1) / 2) * width, ((1 - clipY) / 2) * height];
+  }
+
+  function ring(ctx, i, color, radius, width) {
+    if (i >= x.length) return;
+    const [cx, cy] = pixel(i);
+    const px = cx * devicePixelRatio;
+    const py = cy * devicePixelRatio;
+    ctx.beginPath();
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width * devicePixelRatio;
+    ctx.arc(px, py, radius * devicePixelRatio, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+
+  function drawMarks() {
+    const ctx = marks.getContext("2d");
+    ctx.clearRect(0, 0, marks.width, marks.height);
+    if (!x.length) return;
+    for (const i of typed(model.get("query_hits"), Uint32Array)) ring(ctx, i, QUERY_COLOR, 7, 2.5);
+    for (const i of typed(model.get("neighbors"), Uint32Array)) ring(ctx, i, NEIGHBOR_COLOR, 6, 2);
+    const focused = model.get("focused");
+    if (focused >= 0) ring(ctx, focused, FOCUS_COLOR, 8, 3);
+  }
+
+  async function fillList(box, title, ids, scores, color, emptyText) {
+    box.replaceChildren();
+    if (!ids.length) {
+      if (emptyText) box.append(el("div", "enb-muted", emptyText));
+      return;
+    }
+    const heading = el("div", "enb-legend-title", title);
+    heading.style.color = color;
+    const list = el("ol", "enb-list");
+    box.append(heading, list);
+    const found = await texts.fetch(Array.from(ids));
+    ids.forEach((id, k) => {
+      const item = el("li");
+      item.dataset.index = String(id);
+      item.append(el("div", "enb-score", `#${id} · ${fmt(scores[k], 4)}`), el("div", "enb-text", found[k]));
+      item.addEventListener("click", () => {
+        model.set("focused", id);
+        model.save_changes();
+        scatterplot.zoomToPoints([id], { transition: true, padding: 2 });
+      });
+      list.append(item);
+    });
+  }
+
+  function showNeighbors() {
+    drawMarks();
+    const focused = model.get("focused");
+    const ids = typed(model.get("neighbors"), Uint32Array);
+    const scores = typed(model.get("neighbor_scores"), Float32Array);
+    fillList(neighborsBox, `Nearest to #${focused}`, ids, scores, NEIGHBOR_COLOR, "").then(() => {
+      root.dataset.neighbors = String(ids.length);
+    });
+  }
+
+  function showQuery() {
+    drawMarks();
+    const error = model.get("query_error");
+    if (error) {
+      queryBox.replaceChildren(el("div", "enb-error", error));
+      return;
+    }
+    const ids = typed(model.get("query_hits"), Uint32Array);
+    const scores = typed(model.get("query_scores"), Float32Array);
+    const title = `Top ${ids.length} for “${model.get("query")}”`;
+    fillList(queryBox, title, ids, scores, QUERY_COLOR, "").then(() => {
+      root.dataset.queryHits = String(ids.length);
+    });
+  }
+
+  let typingTimer = null;
+  const sendQuery = () => {
+    clearTimeout(typingTimer);
+    if (model.get("query") === search.value) return;
+    model.set("query", search.value);
+    model.save_changes();
+  };
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") sendQuery();
+  });
+  search.addEventListener("input", () => {
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(sendQuery, 500);
+  });
+
+  // --- colour, legend, status -------------------------------------------------------------
+  function showColorChoices() {
+    const labels = { label: "colour: label", kmeans: "colour: KMeans clusters", hdbscan: "colour: HDBSCAN clusters", none: "colour: none" };
+    colorSelect.replaceChildren(
+      ...model.get("color_choices").map((choice) => {
+        const option = el("option", "", labels[choice] ?? choice);
+        option.value = choice;
+        return option;
+      }),
+    );
+    colorSelect.value = model.get("color_by");
+  }
+  colorSelect.addEventListener("change", () => {
+    model.set("color_by", colorSelect.value);
+    model.save_changes();
+  });
+
+  function showLegend() {
+    const names = model.get("category_names");
+    legend.replaceChildren();
+    if (names.length > 1) legend.append(categoryLegend(names, model.get("category_colors")));
+  }
+
+  function showStatus() {
+    const state = model.get("umap_state");
+    const what = model.get("projection") === "umap" ? "UMAP" : "PCA";
+    const parts = [`${what} · ${n.toLocaleString()} points`];
+    if (model.get("status")) parts.push(model.get("status"));
+    status.textContent = parts.join(" · ");
+    progress.hidden = state !== "running";
+    progressFill.style.width = `${Math.round(100 * model.get("progress"))}%`;
+  }
+
+  // --- wiring ------------------------------------------------------------------------------
+  model.on("change:positions", () => redraw({ transition: true }));
+  model.on("change:categories", () => redraw());
+  model.on("change:category_colors", () => {
+    showLegend();
+    redraw();
+  });
+  model.on("change:category_names", showLegend);
+  model.on("change:selected", applySelection);
+  model.on("change:neighbors", showNeighbors);
+  model.on("change:focused", drawMarks);
+  model.on("change:query_hits", showQuery);
+  model.on("change:query_error", showQuery);
+  model.on("change:color_by", () => {
+    colorSelect.value = model.get("color_by");
+  });
+  model.on("change:color_choices", showColorChoices);
+  for (const name of ["status", "progress", "umap_state", "projection"]) model.on(`change:${name}`, showStatus);
+
+  // A small handle for tests and debugging: where a point is drawn (CSS pixels inside the
+  // stage) and what the scatterplot has selected.
+  root.enb = {
+    pixel,
+    selectedPoints: () => Array.from(scatterplot.get("selectedPoints")),
+    scatterplot,
+  };
+
+  showColorChoices();
+  showLegend();
+  showStatus();
+  showSelection();
+  showNeighbors();
+  showQuery();
+  requestAnimationFrame(() => {
+    resize();
+    draw();
+  });
+
+  return () => {
+    observer.disconnect();
+    request.dispose();
+    scatterplot.destroy();
+  };
+}
+
+export default { render };

@@ -1,0 +1,399 @@
+"""ProjectionView: embeddings in 2-D (PCA at once, UMAP when ready), in WebGL.
+
+What crosses the comm per point: x and y as float32 (8 bytes) and a colour category as uint8
+(1 byte), 9 bytes in all, as binary buffers. Texts stay in the kernel; the view asks for the
+few it shows. Neighbours and query results are computed in the kernel, on the full vectors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import traitlets
+
+from ..errors import InvalidInputError
+from ._base import IndexArray, WidgetBase, binary, clip_text
+from ._inputs import embed_texts, fingerprint, label_codes, unit_rows, vectors_and_texts
+from ._static import OTHER_COLOR, category_palette, hex_to_rgb, png_base64
+
+__all__ = ["ProjectionView", "cluster_keywords", "pca_2d"]
+
+# At most this many named colour categories; the rest share "other".
+MAX_CATEGORIES = 20
+# Layouts computed in this process, by embeddings fingerprint and options.
+_UMAP_CACHE: dict[str, np.ndarray] = {}
+_UMAP_LOCK = threading.Lock()
+
+
+def pca_2d(unit: np.ndarray) -> np.ndarray:
+    """The first two principal components, from the d x d covariance (cheap for large n)."""
+    centred = unit - unit.mean(axis=0, dtype=np.float64).astype(np.float32)
+    cov = (centred.T @ centred).astype(np.float64)
+    _, vecs = np.linalg.eigh(cov)
+    axes = vecs[:, ::-1][:, :2].astype(np.float32)
+    # A fixed sign per axis, so the same data always gives the same picture.
+    axes *= np.sign(axes[np.argmax(np.abs(axes), axis=0), [0, 1]])
+    return centred @ axes
+
+
+def normalise_layout(layout: np.ndarray) -> np.ndarray:
+    """Scale a layout into [-0.95, 0.95] around its centre, keeping the aspect ratio."""
+    layout = np.asarray(layout, dtype=np.float32)
+    if len(layout) == 0:
+        return layout
+    low, high = np.nanmin(layout, axis=0), np.nanmax(layout, axis=0)
+    centre = (low + high) / 2
+    span = float(np.max(high - low)) or 1.0
+    return ((layout - centre) * (1.9 / span)).astype(np.float32)
+
+
+def cluster_keywords(texts: Sequence[str], clusters: np.ndarray, n_words: int = 3) -> list[str]:
+    """A few words that mark each cluster (class-based TF-IDF over its texts)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+    names = [f"cluster {c}" for c in range(n_clusters)]
+    try:
+        vectorizer = CountVectorizer(
+            stop_words="english", max_features=20_000, token_pattern=r"(?u)\b[a-zA-Z]{3,}\b"
+        )
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # no words at all
+        return names
+    words = np.array(vectorizer.get_feature_names_out())
+    totals = np.asarray(counts.sum(axis=0)).ravel() + 1.0
+    mean_size = len(texts) / max(n_clusters, 1)
+    for c in range(n_clusters):
+        members = clusters == c
+        if not members.any():
+            continue
+        tf = np.asarray(counts[members].sum(axis=0)).ravel()
+        score = tf / (tf.sum() or 1.0) * np.log1p(mean_size / totals)
+        top = [words[i] for i in np.argsort(-score)[:n_words] if tf[i] > 0]
+        if top:
+            names[c] = f"{c}: " + ", ".join(top)
+    return names
+
+
+class ProjectionView(WidgetBase):
+    """A WebGL scatter of embeddings with hover texts, lasso selection, neighbours and search.
+
+    Args:
+        data: an :class:`~embed_nb.Embeddings`, an ``(n, d)`` array, or a list of texts.
+        texts: one text per point (defaults to the Embeddings' texts).
+        labels: one label per point, to colour by.
+        model: embeds the query box's text (and ``data`` when it is texts): a model, a
+            callable ``f(list_of_texts) -> (n, d)``, a registry name or None (current model).
+        umap: compute a UMAP layout in a background thread and show it when ready (needs
+            umap-learn); ``False`` keeps PCA.
+        color_by: ``"label"``, ``"kmeans"``, ``"hdbscan"`` or ``"none"``.
+        n_clusters: clusters for KMeans.
+        k: neighbours shown on click and results shown for a query.
+
+    Python sees the view's state: :attr:`selected` (indices; set it to highlight points),
+    :attr:`selected_texts`, :attr:`focused` (the clicked point), :attr:`neighbors`,
+    :attr:`query` and :attr:`query_hits`.
+    """
+
+    _bundle = "projection.js"
+
+    n_points = traitlets.Int(0).tag(sync=True)
+    positions = traitlets.Any(None).tag(**binary("float32"))  # x[0..n) then y[0..n)
+    categories = traitlets.Any(None).tag(**binary("uint8"))
+    category_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    category_colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    color_by = traitlets.Unicode("none").tag(sync=True)
+    color_choices = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    projection = traitlets.Unicode("pca").tag(sync=True)
+    umap_state = traitlets.Unicode("off").tag(sync=True)  # off/running/done/error/unavailable
+    progress = traitlets.Float(0.0).tag(sync=True)
+
+    selected = IndexArray().tag(**binary("uint32"))
+    focused = traitlets.Int(-1).tag(sync=True)
+    # Ranked (nearest first), so plain arrays rather than index sets.
+    neighbors = traitlets.Any(None).tag(**binary("uint32"))
+    neighbor_scores = traitlets.Any(None).tag(**binary("float32"))
+    query = traitlets.Unicode("").tag(sync=True)
+    query_hits = traitlets.Any(None).tag(**binary("uint32"))
+    query_scores = traitlets.Any(None).tag(**binary("float32"))
+    query_error = traitlets.Unicode("").tag(sync=True)
+    k = traitlets.Int(10).tag(sync=True)
+
+    def __init__(
+        self,
+        data: Any,
+        texts: Sequence[str] | None = None,
+        *,
+        labels: Sequence[Any] | None = None,
+        model: Any = None,
+        umap: bool = True,
+        color_by: Literal["label", "kmeans", "hdbscan", "none"] | None = None,
+        n_clusters: int = 8,
+        k: int = 10,
+        umap_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        vectors, found = vectors_and_texts(data, texts, model)
+        n = len(vectors)
+        self._n_points = n
+        self._unit = unit_rows(vectors)
+        self._model = model
+        self._labels, self._label_names = label_codes(labels, n)
+        self._n_clusters = n_clusters
+        self._umap_options = dict(umap_options or {})
+        self._fingerprint = fingerprint(self._unit)
+        self._cluster_cache: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._layouts: dict[str, np.ndarray] = {"pca": normalise_layout(pca_2d(self._unit))}
+        super().__init__(**kwargs)
+        self._texts = found if found is not None else [f"#{i}" for i in range(n)]
+        choices = (["label"] if self._labels is not None else []) + ["kmeans", "hdbscan", "none"]
+        with self.hold_sync():
+            self.n_points = n
+            self.k = k
+            self.color_choices = choices
+            self.positions = self._layouts["pca"].T.copy()
+            self.projection = "pca"
+        self.observe(self._recolor, names="color_by")
+        self.observe(self._on_focus, names="focused")
+        self.observe(self._on_query, names=["query", "k"])
+        self.color_by = color_by or ("label" if self._labels is not None else "none")
+        self._recolor(None)
+        self._umap_thread: threading.Thread | None = None
+        if umap:
+            self.start_umap()
+
+    # --- Python side -------------------------------------------------------------------
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def selected_texts(self) -> list[str]:
+        """The texts of the selected points, in index order."""
+        return [self._texts[i] for i in self.selected]
+
+    @property
+    def layout(self) -> np.ndarray:
+        """The shown 2-D layout, ``(n, 2)`` float32 (normalised to [-0.95, 0.95])."""
+        return self._layouts[self.projection]
+
+    def wait_for_umap(self, timeout: float | None = None) -> bool:
+        """Block until the UMAP thread is done; True if the UMAP layout is shown."""
+        if self._umap_thread is not None:
+            self._umap_thread.join(timeout)
+        return self.projection == "umap"
+
+    def search(self, text: str) -> list[tuple[int, float]]:
+        """Set the query box to ``text`` and return ``[(index, score), ...]`` best first."""
+        self.query = text
+        if self.query_error:
+            raise InvalidInputError(self.query_error)
+        hits = self.query_hits if self.query_hits is not None else []
+        scores = self.query_scores if self.query_scores is not None else []
+        return [(int(i), float(s)) for i, s in zip(hits, scores, strict=True)]
+
+    def nearest(self, index: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest neighbours of point ``index`` by cosine: ``(indices, scores)``."""
+        return self._top_k(self._unit @ self._unit[index], k or self.k, exclude=index)
+
+    # --- layouts -----------------------------------------------------------------------
+
+    def start_umap(self) -> None:
+        """Compute the UMAP layout in a background thread (cached by embeddings fingerprint)."""
+        if self._umap_thread is not None and self._umap_thread.is_alive():
+            return
+        if importlib.util.find_spec("umap") is None:  # importing it takes seconds: the thread does
+            self.umap_state = "unavailable"
+            self.status = "UMAP needs umap-learn: pip install 'embed_nb[widgets]'"
+            return
+        key = fingerprint(self._unit, sorted(self._umap_options.items()))
+        cached = _UMAP_CACHE.get(key)
+        if cached is not None:
+            self._show_layout("umap", cached)
+            return
+        self.umap_state = "running"
+        self.status = "UMAP: starting"
+        self._umap_thread = threading.Thread(
+            target=self._run_umap, args=(key,), name="embed_nb-umap", daemon=True
+        )
+        self._umap_thread.start()
+
+    def _run_umap(self, key: str) -> None:
+        from ..umap_fast import fast_umap
+
+        last = [-1.0]
+
+        def progress(stage: str, fraction: float) -> None:
+            if fraction - last[0] >= 0.02 or fraction >= 1.0:
+                last[0] = fraction
+                self.progress = fraction
+                self.status = f"UMAP: {stage} ({fraction:.0%})"
+
+        try:
+            with _UMAP_LOCK:  # one UMAP at a time: numba layouts compete for the same cores
+                layout = normalise_layout(
+                    fast_umap(self._unit, progress=progress, **self._umap_options)
+                )
+            _UMAP_CACHE[key] = layout
+            self._show_layout("umap", layout)
+        except Exception as error:  # shown in the view; PCA stays
+            self.umap_state = "error"
+            self.status = f"UMAP failed: {type(error).__name__}: {error}"
+
+    def _show_layout(self, name: str, layout: np.ndarray) -> None:
+        self._layouts[name] = layout
+        with self.hold_sync():
+            self.positions = layout.T.copy()
+            self.projection = name
+            if name == "umap":
+                self.umap_state = "done"
+                self.progress = 1.0
+                self.status = ""
+        if self.color_by == "hdbscan":
+            self._recolor(None)  # clusters of the new layout
+
+    # --- colour ------------------------------------------------------------------------
+
+    def _recolor(self, change: Any) -> None:
+        mode = self.color_by
+        names: list[str]
+        if mode == "label" and self._labels is not None:
+            codes, names = self._labels, list(self._label_names)
+        elif mode in ("kmeans", "hdbscan"):
+            try:
+                codes, names = self._clusters(mode)
+            except ImportError:
+                self.status = "clusters need scikit-learn: pip install 'embed_nb[widgets]'"
+                codes, names = np.zeros(self._n_points, np.int64), []
+        else:
+            codes, names = np.zeros(self._n_points, np.int64), []
+        categories, names, colors = _compact_categories(codes, names)
+        with self.hold_sync():
+            self.category_names = names
+            self.category_colors = colors
+            self.categories = categories
+
+    def _clusters(self, method: str) -> tuple[np.ndarray, list[str]]:
+        key = f"{method}:{self.projection}" if method == "hdbscan" else method
+        if key not in self._cluster_cache:
+            self.status = f"clustering ({method})…"
+            if method == "kmeans":
+                from sklearn.cluster import KMeans
+
+                n_clusters = min(self._n_clusters, self._n_points)
+                codes = KMeans(n_clusters=n_clusters, n_init=3, random_state=0).fit_predict(
+                    self._unit
+                )
+            else:
+                from sklearn.cluster import HDBSCAN
+
+                # On the 2-D layout: density in 384 dimensions is weak, and this is fast.
+                min_size = max(5, self._n_points // 100)
+                codes = HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(self.layout)
+            codes = np.asarray(codes, dtype=np.int64)
+            noise = codes < 0
+            names = cluster_keywords(self._texts, np.where(noise, 0, codes)) if len(codes) else []
+            if noise.any():  # HDBSCAN's noise is its own category, last
+                codes = np.where(noise, len(names), codes)
+                names = [*names, "noise"]
+            self._cluster_cache[key] = (codes, names)
+            self.status = "" if self.umap_state != "running" else self.status
+        return self._cluster_cache[key]
+
+    # --- neighbours and query ----------------------------------------------------------
+
+    def _top_k(
+        self, scores: np.ndarray, k: int, exclude: int = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if exclude >= 0:
+            scores = scores.copy()
+            scores[exclude] = -np.inf
+        k = max(0, min(k, len(scores) - (1 if exclude >= 0 else 0)))
+        if k == 0:
+            return np.zeros(0, np.uint32), np.zeros(0, np.float32)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top.astype(np.uint32), scores[top].astype(np.float32)
+
+    def _on_focus(self, change: Any) -> None:
+        index = self.focused
+        if 0 <= index < self._n_points:
+            top, scores = self.nearest(index)
+        else:
+            top, scores = np.zeros(0, np.uint32), np.zeros(0, np.float32)
+        with self.hold_sync():
+            self.neighbor_scores = scores
+            self.neighbors = top
+
+    def _on_query(self, change: Any) -> None:
+        text = self.query.strip()
+        top, scores, error = np.zeros(0, np.uint32), np.zeros(0, np.float32), ""
+        if text:
+            try:
+                vector = embed_texts([text], self._model)[0]
+            except Exception as exc:  # shown next to the box
+                vector, error = None, f"{type(exc).__name__}: {exc}"
+            if vector is not None and vector.shape[0] != self._unit.shape[1]:
+                error = (
+                    f"the query model gives {vector.shape[0]} dimensions, the points have "
+                    f"{self._unit.shape[1]}: pass model= the model that embedded them"
+                )
+            elif vector is not None:
+                vector = vector / (np.linalg.norm(vector) or 1.0)
+                top, scores = self._top_k(self._unit @ vector, self.k)
+        with self.hold_sync():
+            self.query_error = error
+            self.query_scores = scores
+            self.query_hits = top
+
+    def _on_texts(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+        reply, buffers = super()._on_texts(content)
+        reply["texts"] = [clip_text(t, 600) for t in reply["texts"]]
+        return reply, buffers
+
+    # --- static picture ----------------------------------------------------------------
+
+    def to_image(self, size: int = 480) -> np.ndarray:
+        """The current layout as an ``(size, size, 3)`` uint8 picture (for export and docs)."""
+        image = np.full((size, size, 3), 255, np.uint8)
+        xy = self.layout
+        px = np.clip(((xy[:, 0] + 1) / 2 * (size - 1)).round().astype(int), 0, size - 1)
+        py = np.clip(((1 - xy[:, 1]) / 2 * (size - 1)).round().astype(int), 0, size - 1)
+        colors = np.array(
+            [hex_to_rgb(c) for c in self.category_colors] or [hex_to_rgb("#4e79a7")], np.uint8
+        )
+        cats = np.minimum(np.asarray(self.categories, dtype=np.int64), len(colors) - 1)
+        image[py, px] = colors[cats]
+        return image
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if not bundle:
+            return bundle
+        data, metadata = bundle
+        return {**data, "image/png": png_base64(self.to_image())}, metadata
+
+
+def _compact_categories(
+    codes: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """uint8 categories with at most :data:`MAX_CATEGORIES` named ones (the largest; the rest
+    become "other"), their names and colours."""
+    n_codes = int(codes.max()) + 1 if len(codes) else 0
+    if n_codes <= MAX_CATEGORIES:
+        names = names[:n_codes] + [f"{c}" for c in range(len(names), n_codes)]
+        colors = category_palette(len(names))
+        if names and names[-1] == "noise":
+            colors[-1] = OTHER_COLOR
+        return codes.astype(np.uint8), names, colors
+    sizes = np.bincount(codes, minlength=n_codes)
+    keep = np.argsort(-sizes, kind="stable")[: MAX_CATEGORIES - 1]
+    remap = np.full(n_codes, MAX_CATEGORIES - 1, np.uint8)
+    remap[keep] = np.arange(len(keep), dtype=np.uint8)
+    kept_names = [names[c] if c < len(names) else str(c) for c in keep]
+    return remap[codes], [*kept_names, "other"], [*category_palette(len(keep)), OTHER_COLOR]

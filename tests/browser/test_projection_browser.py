@@ -1,0 +1,155 @@
+"""ProjectionView in a real JupyterLab: WebGL render, UMAP replacing PCA, hover, click for
+neighbours, lasso selection into Python, selection from Python, the query box, escaping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import SCREENSHOTS, nonblank_pixels
+
+EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
+
+REAL_CELLS = [
+    "import embed_nb\n"
+    "from embed_nb.datasets import short_texts, teaching_topics\n"
+    "from embed_nb.widgets import ProjectionView\n"
+    "model = embed_nb.load_model('all-minilm-l6-v2')",
+    "pairs = teaching_topics()\n"
+    f"texts = [s for s, _ in pairs] + short_texts(400) + [{EVIL!r}]\n"
+    "labels = [t for _, t in pairs] + ['stdlib'] * 400 + ['evil']\n"
+    "w = ProjectionView(model.embed(texts), labels=labels, model=model, color_by='kmeans')\n"
+    "w",
+]
+
+
+def _stage_point(page: Any, index: int) -> tuple[float, float]:
+    """Page coordinates of a point, from the view's own scales."""
+    stage = page.locator(".enb-proj-stage").bounding_box()
+    px, py = page.evaluate("(i) => document.querySelector('.enb-proj').enb.pixel(i)", index)
+    return stage["x"] + px, stage["y"] + py
+
+
+def _lasso(page: Any, corners: list[tuple[float, float]]) -> None:
+    """Shift-drag through the corners, slowly enough for regl-scatterplot's throttled lasso.
+
+    The path stops short of where it began: a mouse-up on the mouse-down spot is a click.
+    """
+    page.keyboard.down("Shift")
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(corners, [*corners[1:], corners[0]], strict=True):
+        last = (x1, y1) == corners[0]
+        for step in range(1, 8 if last else 9):
+            t = step / 8
+            page.mouse.move(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+            page.wait_for_timeout(25)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+
+
+def test_projection_view_end_to_end(notebook: Any) -> None:
+    nb = notebook("projection.ipynb", REAL_CELLS)
+    page = nb.page
+    root = page.locator(".enb-proj")
+    root.wait_for(state="visible", timeout=30_000)
+    page.wait_for_selector(".enb-proj[data-drawn]", timeout=30_000)
+
+    # UMAP runs in the background and replaces PCA in the view.
+    nb.wait_for_kernel("w.wait_for_umap(120)", timeout_s=150)
+    page.wait_for_selector('.enb-proj[data-drawn="umap"]', timeout=30_000)
+    page.wait_for_timeout(1200)  # the transition
+    assert "UMAP" in page.locator(".enb-status").inner_text()
+    shot = nb.screenshot(root, "projection-view.png")
+    assert nonblank_pixels(page, shot.read_bytes()) > 5_000
+
+    # Hover: the text is fetched from the kernel and shown, escaped.
+    n = nb.eval("w.n_points")
+    evil = n - 1
+    page.mouse.move(*_stage_point(page, evil))
+    tip = page.locator(".enb-proj .enb-tip")
+    tip.get_by_text("onerror", exact=False).wait_for(timeout=10_000)
+    assert page.locator(".enb-proj .enb-tip img, .enb-proj .enb-tip script").count() == 0
+    assert page.evaluate("window.__enb_pwned") is None
+
+    # Click a point: the kernel computes its neighbours, the view lists them.
+    page.mouse.move(0, 0)
+    page.mouse.click(*_stage_point(page, 0))
+    # (Another point may sit on the same pixel: whichever the view picked, it must be there.)
+    nb.wait_for_kernel("w.focused >= 0")
+    focused = nb.eval("w.focused")
+    fx, fy = _stage_point(page, focused)
+    cx, cy = _stage_point(page, 0)
+    assert abs(fx - cx) < 8 and abs(fy - cy) < 8
+    expected = nb.eval(f"w.nearest({focused})[0].tolist()")
+    assert nb.eval("w.neighbors.tolist()") == expected
+    page.wait_for_selector(".enb-neighbors .enb-list li", timeout=10_000)
+    first = page.locator(".enb-neighbors .enb-list li").first
+    assert first.get_attribute("data-index") == str(expected[0])
+    assert nb.eval(f"w.texts[{expected[0]}][:20]") in first.inner_text()
+
+    # Lasso (shift-drag) a rectangle around the middle of the plot: Python sees the points.
+    stage = page.locator(".enb-proj-stage").bounding_box()
+    left, top = stage["x"] + stage["width"] * 0.3, stage["y"] + stage["height"] * 0.3
+    right, bottom = stage["x"] + stage["width"] * 0.7, stage["y"] + stage["height"] * 0.7
+    _lasso(page, [(left, top), (right, top), (right, bottom), (left, bottom)])
+    nb.screenshot(root, "projection-lasso.png")
+    nb.wait_for_kernel("len(w.selected) > 1")
+    selected = nb.eval("w.selected.tolist()")
+    in_view = sorted(page.evaluate("document.querySelector('.enb-proj').enb.selectedPoints()"))
+    assert selected == in_view
+    assert nb.eval("len(w.selected_texts)") == len(selected)
+
+    # Selection from Python highlights in the view.
+    nb.eval("setattr(w, 'selected', [1, 2, 3]) or 0")
+    page.wait_for_function(
+        "() => document.querySelector('.enb-proj').enb.selectedPoints().length === 3"
+    )
+    assert sorted(page.evaluate("document.querySelector('.enb-proj').enb.selectedPoints()")) == [
+        1,
+        2,
+        3,
+    ]
+
+    # The query box: embedded in the kernel, top hits listed and ringed.
+    box = page.locator(".enb-query")
+    box.fill("a cat on a rug")
+    box.press("Enter")
+    assert nb.wait_for_kernel("w.query") == "a cat on a rug"
+    page.wait_for_selector(".enb-proj[data-query-hits='10']", timeout=20_000)
+    hits = nb.eval("w.query_hits.tolist()")
+    first_hit = page.locator(".enb-results .enb-list li").first
+    assert first_hit.get_attribute("data-index") == str(hits[0])
+    assert "cat" in first_hit.inner_text().lower() or "feline" in first_hit.inner_text().lower()
+    nb.screenshot(root, "projection-query.png")
+    assert page.evaluate("window.__enb_pwned") is None
+
+
+def test_projection_view_20k_points(notebook: Any) -> None:
+    cells = [
+        "import numpy as np\n"
+        "from embed_nb.widgets import ProjectionView\n"
+        "rng = np.random.default_rng(0)\n"
+        "centres = rng.normal(size=(12, 64))\n"
+        "blob = rng.integers(0, 12, 20_000)\n"
+        "vectors = centres[blob] + 0.35 * rng.normal(size=(20_000, 64))\n"
+        "texts = [f'point {i} of blob {b}' for i, b in enumerate(blob)]\n"
+        "w = ProjectionView(vectors, texts, labels=[f'blob {b}' for b in blob], umap=False)\n"
+        "w",
+    ]
+    nb = notebook("projection20k.ipynb", cells)
+    page = nb.page
+    root = page.locator(".enb-proj")
+    page.wait_for_selector(".enb-proj[data-drawn='pca']", timeout=60_000)
+    page.wait_for_timeout(500)
+    shot = nb.screenshot(root, "projection-20k.png")
+    assert nonblank_pixels(page, shot.read_bytes()) > 20_000
+    assert nb.eval("w.n_points") == 20_000
+
+    # A rectangle lasso over the left half selects thousands of points, in Python too.
+    stage = page.locator(".enb-proj-stage").bounding_box()
+    x0, y0 = stage["x"] + 5, stage["y"] + 5
+    x1, y1 = stage["x"] + stage["width"] * 0.5, stage["y"] + stage["height"] - 5
+    _lasso(page, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    count = nb.wait_for_kernel("len(w.selected)", timeout_s=30)
+    assert count > 1000
+    assert SCREENSHOTS.exists()

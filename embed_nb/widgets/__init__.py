@@ -6,7 +6,9 @@ Importing this package is cheap: scipy, scikit-learn and umap-learn load on firs
 
 from __future__ import annotations
 
+from ._base import BundleMissingError
 from .projection import ProjectionView
+from .rerank import RerankList
 from .similarity import SimilarityMatrix
 
-__all__ = ["ProjectionView", "SimilarityMatrix"]
+__all__ = ["BundleMissingError", "ProjectionView", "RerankList", "SimilarityMatrix"]

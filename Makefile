@@ -1,5 +1,5 @@
 # Two commands matter (see README.md):
-#   make demo   set everything up and embed with the default model
+#   make demo   set everything up, embed with the default model, open JupyterLab on the quickstart
 #   make test   set everything up and run the whole test suite
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
@@ -24,8 +24,10 @@ setup:
 	command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium) || echo "no chromium: browser tests will skip"
 
 demo: setup
+	# Convert the bundled model now (so the notebook's first cell is instant) and show it works.
 	$(PYTHON) -m embed_nb.cli embed -m all-minilm-l6-v2 --embd-output-format json+ \
 		-p "The cat sits on the mat" -p "A feline rests on the rug" -p "Python programming language"
+	$(PYTHON) -m jupyter lab --notebook-dir=examples 01-quickstart.ipynb
 
 lint:
 	$(PYTHON) -m ruff check embed_nb tests bench scripts

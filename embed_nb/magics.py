@@ -170,6 +170,7 @@ def _rerank_options(parser: _Parser) -> _Parser:
     parser.add_argument("-o", "--out", help="store the result in this variable")
     parser.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
     parser.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
+    parser.add_argument("--widget", action="store_true", help="a live RerankList to type into")
     return parser
 
 
@@ -193,6 +194,7 @@ _SIM.add_argument("a", help="a variable: Embeddings, an array, or texts")
 _SIM.add_argument("b", nargs="?", help="another such variable (default: a against itself)")
 _SIM.add_argument("-o", "--out", help="store the SimilarityMatrix in this variable")
 _SIM.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_SIM.add_argument("--static", action="store_true", help="an HTML table instead of the widget")
 
 _MAP = _Parser("%embed_map")
 _MAP.add_argument("embeddings", help="a variable: Embeddings, an array, or texts")
@@ -200,6 +202,7 @@ _MAP.add_argument("--labels", help="a variable holding one label per point")
 _MAP.add_argument("--method", default="pca", choices=["pca", "umap"])
 _MAP.add_argument("-o", "--out", help="store the Projection in this variable")
 _MAP.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_MAP.add_argument("--static", action="store_true", help="a static figure instead of the widget")
 
 _MODEL_ACTIONS = ("load", "list", "use", "info", "unload")
 _MODEL_LOAD = _Parser("%embed_model load")
@@ -209,6 +212,17 @@ _MODEL_LOAD.add_argument("--pooling", choices=["none", "mean", "cls", "last", "r
 _MODEL_LOAD.add_argument("--ngl", type=int, help="layers to offload to the GPU (-1: all)")
 _MODEL_LOAD.add_argument("--ctx", type=int, help="context size in tokens")
 _MODEL_LOAD.add_argument("--threads", type=int, help="CPU threads")
+
+
+def _widget(build: Callable[[Any], Any]) -> Any:
+    """Build a widget from ``embed_nb.widgets``; None (and a one-line note) without its bundle."""
+    from . import widgets
+
+    try:
+        return build(widgets)
+    except widgets.BundleMissingError as error:
+        print(f"{error} Showing a static view instead.")
+        return None
 
 
 # --- the magics ----------------------------------------------------------------------------
@@ -276,6 +290,17 @@ class EmbedMagics(Magics, Configurable):
         ):
             return None
         return self._model(name)
+
+    def _vectors(self, data: Any, model: Any) -> Any:
+        """Embeddings or an array as they are; texts embedded (through the cache)."""
+        import numpy as np
+
+        from . import api
+        from .results import Embeddings
+
+        if isinstance(data, Embeddings | np.ndarray):
+            return data
+        return api.embed(data, model=model, cache=self._cache())
 
     def _variable(self, name: str, flag: str = "variable") -> Any:
         parts = name.split(".")
@@ -381,6 +406,15 @@ class EmbedMagics(Magics, Configurable):
             if not query:
                 raise UsageError("%%rerank: write the query on the first line: %%rerank QUERY")
             documents, column = self._cell_texts(cell, None, "%%rerank"), None
+        if args.widget:
+            docs, _, _ = api.as_texts(documents, column=column, what="documents")
+            chosen = self._model(args.model)
+            widget = _widget(
+                lambda w: w.RerankList(query, docs, model=chosen, top_n=args.top_n or 10)
+            )
+            if widget is not None:
+                self._store(args.out, widget)
+                return widget
         result = api.rerank(
             query,
             documents,
@@ -446,6 +480,12 @@ class EmbedMagics(Magics, Configurable):
         a = self._variable(args.a, "A")
         b = self._variable(args.b, "B") if args.b is not None else None
         model = self._model_for_inputs(args.model, a, b)
+        if b is None and not args.static:
+            vectors = self._vectors(a, model)
+            widget = _widget(lambda w: w.SimilarityMatrix(vectors))
+            if widget is not None:
+                self._store(args.out, widget)
+                return widget
         result = api.similarity(a, b, model=model, cache=self._cache())
         self._store(args.out, result)
         return result
@@ -469,6 +509,13 @@ class EmbedMagics(Magics, Configurable):
         if labels is not None and isinstance(labels, str):
             raise UsageError("--labels needs a variable holding a list of labels, not a str")
         model = self._model_for_inputs(args.model, data)
+        if not args.static:
+            vectors = self._vectors(data, model)
+            # The view's query box embeds in the kernel: give it a model when one is at hand.
+            widget = _widget(lambda w: w.ProjectionView(vectors, labels=labels, model=model))
+            if widget is not None:
+                self._store(args.out, widget)
+                return widget
         projection = api.project(data, args.method, labels=labels, model=model, cache=self._cache())
         self._store(args.out, projection)
         try:

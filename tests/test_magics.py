@@ -252,7 +252,7 @@ def test_search_and_context(ip: InteractiveShell, capsys: pytest.CaptureFixture[
 
 
 def test_similarity_and_map(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
-    matrix = run(ip, "%embed_sim docs -o S")
+    matrix = run(ip, "%embed_sim docs --static -o S")
     assert isinstance(matrix, SimilarityMatrix) and matrix.shape == (4, 4)
     assert ip.user_ns["S"] is matrix
     ip.user_ns["E"] = run(ip, "%embed -v docs")
@@ -260,20 +260,39 @@ def test_similarity_and_map(ip: InteractiveShell, capsys: pytest.CaptureFixture[
     assert run(ip, "%embed_sim Q E").shape == (1, 4)
     ip.user_ns["labels"] = ["w", "x", "y", "z"]
     capsys.readouterr()
-    shown = run(ip, "%embed_map E --labels labels -o P")
+    shown = run(ip, "%embed_map E --labels labels --static -o P")
     projection = ip.user_ns["P"]
     assert isinstance(projection, Projection) and projection.labels == ["w", "x", "y", "z"]
     if importlib.util.find_spec("plotly") is None:
         assert shown is projection and "plotly is not installed" in capsys.readouterr().out
     else:
         assert hasattr(shown, "to_dict")
-    assert run(ip, "%embed_map docs -o P2").shape == (4, 2) or ip.user_ns["P2"].shape == (4, 2)
+    run(ip, "%embed_map docs --static -o P2")
+    assert ip.user_ns["P2"].shape == (4, 2)
+
+
+def test_sim_map_and_rerank_show_widgets(ip: InteractiveShell, reranker_path: Path) -> None:
+    widgets = pytest.importorskip("embed_nb.widgets")
+    from embed_nb.widgets._base import STATIC_DIR
+
+    if not (STATIC_DIR / "similarity.js").is_file():
+        pytest.skip("the widget bundle is not built (npm run build in js/)")
+    matrix = run(ip, "%embed_sim docs -o S")
+    assert isinstance(matrix, widgets.SimilarityMatrix) and ip.user_ns["S"] is matrix
+    ip.user_ns["labels"] = ["w", "x", "y", "z"]
+    view = run(ip, "%embed_map docs --labels labels")
+    assert isinstance(view, widgets.ProjectionView)
+    run(ip, f"%embed_model load {reranker_path} --name rr")
+    ranked = run(ip, "%rerank 'a pet on a mat' docs --widget --top-n 2")
+    assert isinstance(ranked, widgets.RerankList)
 
 
 def test_sim_and_map_of_vectors_need_no_model(ip: InteractiveShell) -> None:
     ip.user_ns["V"] = np.eye(3)
-    assert run(ip, "%embed_sim V").shape == (3, 3)
-    run(ip, "%embed_map V -o P")
+    assert run(ip, "%embed_sim V --static").shape == (3, 3)
+    run(ip, "%embed_sim V")
+    run(ip, "%embed_map V --static -o P")
+    run(ip, "%embed_map V")
     assert registry.REGISTRY.current is None
 
 
@@ -451,8 +470,8 @@ def test_html_output_of_magics_escapes_documents(ip: InteractiveShell) -> None:
         "%embed -v bad",
         "%rerank 'q' bad",
         "%embed_search 'q' bad -k 2",
-        "%embed_sim bad",
-        "%embed_map bad -o P",
+        "%embed_sim bad --static",
+        "%embed_map bad --static -o P",
     ):
         value = run(ip, source)
         value = ip.user_ns["P"] if "embed_map" in source else value

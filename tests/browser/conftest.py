@@ -76,6 +76,19 @@ class Lab:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
             return json.loads(response.read())
 
+    def start_session(self, name: str) -> None:
+        """Start the kernel session for a notebook, as opening it in Lab would."""
+        body = json.dumps(
+            {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}}
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/sessions",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=60).close()
+
     def write_notebook(self, name: str, cells: list[str]) -> str:
         notebook = {
             "cells": [
@@ -106,6 +119,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("lab")
     runtime = tmp_path_factory.mktemp("runtime")
     port = _free_port()
+    # Lab's own settings for these tests: start the notebook's kernel without asking (the
+    # "Select Kernel" dialog otherwise pops up now and then, over the widgets).
+    settings = tmp_path_factory.mktemp("settings")
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1")
     # The kernel must find embed_nb and the tests' helpers even from the fixture folder.
     repo = Path(__file__).resolve().parents[2]
@@ -117,6 +136,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
             "--allow-root", f"--notebook-dir={root}", "--ServerApp.disable_check_xsrf=True",
             "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.user_settings_dir={settings}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
@@ -197,8 +217,11 @@ class NotebookPage:
         self.page, self.lab, self.name = page, lab, name
         self.probe: KernelProbe | None = None
 
-    def open_and_run(self, timeout_ms: int = 120_000) -> None:
+    def open_and_run(self, timeout_ms: int = 240_000) -> None:
         page = self.page
+        # Start the notebook's kernel session first: a notebook opened before Lab has read the
+        # kernelspecs may ask which kernel to use, and answering starts a second kernel.
+        self.lab.start_session(self.name)
         # ?reset: a fresh workspace, so tabs from earlier tests are not restored (and run).
         page.goto(f"{self.lab.url}/lab/tree/{self.name}?reset")
         page.wait_for_selector(
@@ -211,23 +234,27 @@ class NotebookPage:
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }"""
         deadline = time.monotonic() + timeout_ms / 1000
-        started = False
+        started = asked = False
+        last_run = 0.0
         while not page.evaluate(done):
             if time.monotonic() > deadline:
-                raise AssertionError(f"the cells of {self.name} did not finish running")
-            # Now and then Lab asks for a kernel although the notebook names one: accept.
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                shot = SCREENSHOTS / f"timeout-{self.name}.png"
+                page.screenshot(path=str(shot))
+                raise AssertionError(f"the cells of {self.name} did not finish running: {shot}")
+            # Should Lab ask for a kernel anyway, take its suggestion (once).
             dialog = page.locator(".jp-Dialog .jp-mod-accept")
-            if dialog.count():
+            if dialog.count() and not asked:
                 dialog.first.click()
-                started = False
-            if (
-                not started
-                and page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
-            ):
+                asked, started = True, False
+            idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
+            # Run all; again if the kernel sits idle with cells not run (a run requested while
+            # Lab was still connecting to the kernel can be dropped). The cells are idempotent.
+            if idle and (not started or time.monotonic() - last_run > 20):
                 page.evaluate(
                     "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
                 )
-                started = True
+                started, last_run = True, time.monotonic()
             page.wait_for_timeout(500)
         page.wait_for_selector(
             '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms

@@ -28,7 +28,7 @@ from .inputs import Framing, as_text_list, fit_to_limit, rerank_inputs, token_id
 from .normalize import POOLING_NAMES, check_normalize, pooling_type
 from .normalize import normalize as normalize_vectors
 from .rerank import PairFormat, format_pair
-from .upcast import upcast_target
+from .upcast import SOURCE_FILE_TYPE_KEY, upcast_target
 from .workers import DecodeRunner, ProgressFn
 
 # Architectures whose learned position table has n_ctx_train rows: reading past it is
@@ -201,7 +201,8 @@ class LocalModel:
         self._pair_format = self._rerank_format(model, vocab)
         file_type = _file_type_name(native.meta_string(model, "general.file_type"))
         if weights != self.path:
-            file_type = f"{_source_file_type(self.path)} (upcast to F32 for the CPU)"
+            source_type = native.meta_string(model, SOURCE_FILE_TYPE_KEY)
+            file_type = f"{_file_type_name(source_type)} (upcast to F32 for the CPU)"
         self.info = ModelInfo(
             name=self.name,
             path=str(self.path),
@@ -467,13 +468,6 @@ def _default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _source_file_type(path: Path) -> str:
-    import gguf
-
-    field = gguf.GGUFReader(path).get_field("general.file_type")
-    return _file_type_name(None if field is None else str(field.contents()))
 
 
 def _file_type_name(value: str | None) -> str:

@@ -18,12 +18,18 @@ UPCASTABLE = {"F16", "BF16"}
 KEEP = {"F32"}
 # Past this many bytes of f32 weights the memory cost outweighs the speed.
 MAX_F32_BYTES = 1 << 30
+# The original ``general.file_type``, kept in the copy so Model.info can name it.
+SOURCE_FILE_TYPE_KEY = "embed_nb.upcast.source_file_type"
 
 
 def upcast_target(path: Path, fingerprint: str) -> Path | None:
     """The f32 copy to load instead of ``path``, made on first use; None when not worth it."""
     import gguf
 
+    # v2: copies carry SOURCE_FILE_TYPE_KEY.
+    target = cache_dir() / "upcast" / f"{path.stem}-{fingerprint}-f32.v2.gguf"
+    if target.exists():  # made on an earlier load: no need to parse the model again
+        return target
     try:
         reader = gguf.GGUFReader(path)
     except (ValueError, OSError, KeyError, IndexError):
@@ -33,9 +39,7 @@ def upcast_target(path: Path, fingerprint: str) -> Path | None:
         return None  # already f32, or quantised: leave it alone
     if 4 * sum(int(t.n_elements) for t in reader.tensors) > MAX_F32_BYTES:
         return None
-    target = cache_dir() / "upcast" / f"{path.stem}-{fingerprint}-f32.gguf"
-    if not target.exists():
-        _write_f32_copy(reader, target)
+    _write_f32_copy(reader, target)
     return target
 
 
@@ -52,6 +56,7 @@ def _write_f32_copy(reader: object, target: Path) -> None:
             continue  # the header's own fields, written by the writer itself
         value = field.contents()
         if field.name == "general.file_type":
+            writer.add_uint32(SOURCE_FILE_TYPE_KEY, int(value))
             value = int(gguf.LlamaFileType.ALL_F32)
         vtype = field.types[0]
         sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None

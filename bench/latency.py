@@ -36,8 +36,15 @@ def main() -> None:
 
     from embed_nb.engine import LocalModel
 
-    llm = Llama(model_path=path, embedding=True, n_ctx=512, n_threads=args.threads,
-                n_threads_batch=args.threads, flash_attn=True, verbose=False)
+    llm = Llama(
+        model_path=path,
+        embedding=True,
+        n_ctx=512,
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        flash_attn=True,
+        verbose=False,
+    )
     model = LocalModel(path, n_threads=args.threads)
     rows = {
         "Llama.embed (flash_attn)": timings(llm.embed, args.calls),
@@ -48,8 +55,10 @@ def main() -> None:
     print(f"{'contender':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'vs Llama.embed':>15}")
     for label, samples in rows.items():
         p50 = percentile_ms(samples, 50)
-        print(f"{label:<28} {p50:8.2f} {percentile_ms(samples, 90):8.2f} "
-              f"{percentile_ms(samples, 99):8.2f} {base / p50:14.2f}x")
+        print(
+            f"{label:<28} {p50:8.2f} {percentile_ms(samples, 90):8.2f} "
+            f"{percentile_ms(samples, 99):8.2f} {base / p50:14.2f}x"
+        )
     print("target: engine p50 <= 3 ms")
 
 

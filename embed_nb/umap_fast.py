@@ -204,9 +204,9 @@ def fast_umap(
         "disable": False,
         "embed_nb_progress": lambda done, total: report("layout", 0.2 + 0.8 * done / total),
     }
-    with warnings.catch_warnings():
-        # "knn_search_index not provided": transform() is not offered, so that is fine.
-        warnings.simplefilter("ignore")
-        embedding = umap.UMAP(**options).fit_transform(unit)
+    # "knn_search_index is not an NNDescent object": transform() is not offered, so that is
+    # fine. A filter, not catch_warnings(), which is not thread-safe (this runs in a thread).
+    warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+    embedding = umap.UMAP(**options).fit_transform(unit)
     report("done", 1.0)
     return np.asarray(embedding, dtype=np.float32)

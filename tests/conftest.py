@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import tiny_models
+
+
+@pytest.fixture(autouse=True)
+def no_umap_thread_outlives_its_test() -> Iterator[None]:
+    """A ProjectionView's background UMAP must not run on into the next test, where it would
+    compete for the cores and change what that test sees (warnings, timing)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "embed_nb-umap":
+            thread.join(timeout=300)
 
 
 @pytest.fixture(scope="session")

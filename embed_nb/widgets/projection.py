@@ -359,16 +359,30 @@ class ProjectionView(WidgetBase):
     # --- static picture ----------------------------------------------------------------
 
     def to_image(self, size: int = 480) -> np.ndarray:
-        """The current layout as an ``(size, size, 3)`` uint8 picture (for export and docs)."""
+        """The current layout as an ``(size, size, 3)`` uint8 picture (for export and docs).
+
+        Points are discs, smaller as they get more numerous, so that a few hundred points
+        still read as a picture and a million do not become one blot.
+        """
         image = np.full((size, size, 3), 255, np.uint8)
-        xy = self.layout
-        px = np.clip(((xy[:, 0] + 1) / 2 * (size - 1)).round().astype(int), 0, size - 1)
-        py = np.clip(((1 - xy[:, 1]) / 2 * (size - 1)).round().astype(int), 0, size - 1)
+        n = self._n_points
+        radius = 3 if n <= 2_000 else 2 if n <= 50_000 else 1
+        margin = radius + 4
+        scale = (size - 1 - 2 * margin) / 2
+        xy = np.nan_to_num(self.layout)
+        px = (margin + (xy[:, 0] + 1) * scale).round().astype(np.int64)
+        py = (margin + (1 - xy[:, 1]) * scale).round().astype(np.int64)
         colors = np.array(
             [hex_to_rgb(c) for c in self.category_colors] or [hex_to_rgb("#4e79a7")], np.uint8
         )
         cats = np.minimum(np.asarray(self.categories, dtype=np.int64), len(colors) - 1)
-        image[py, px] = colors[cats]
+        point_colors = colors[cats]
+        for dx in range(-radius, radius + 1):
+            for dy in range(-radius, radius + 1):
+                if dx * dx + dy * dy <= radius * radius:
+                    image[np.clip(py + dy, 0, size - 1), np.clip(px + dx, 0, size - 1)] = (
+                        point_colors
+                    )
         return image
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -89,7 +89,11 @@ class Lab:
         )
         urllib.request.urlopen(request, timeout=60).close()
 
-    def write_notebook(self, name: str, cells: list[str]) -> str:
+    def write_notebook(self, name: str, cells: list[str] | Path) -> str:
+        """Write a notebook of these cells into Lab's folder, or copy the notebook at a path."""
+        if isinstance(cells, Path):
+            (self.root / name).write_bytes(cells.read_bytes())
+            return name
         notebook = {
             "cells": [
                 {
@@ -315,10 +319,11 @@ class NotebookPage:
 
 @pytest.fixture
 def notebook(lab: Lab, browser: Any) -> Iterator[Any]:
-    """``notebook(name, cells)`` opens a new notebook with those cells and runs them all."""
+    """``notebook(name, cells)`` opens a new notebook with those cells (or a copy of the notebook
+    at the path ``cells``) and runs them all."""
     opened: list[NotebookPage] = []
 
-    def open_notebook(name: str, cells: list[str]) -> NotebookPage:
+    def open_notebook(name: str, cells: list[str] | Path) -> NotebookPage:
         lab.write_notebook(name, cells)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
@@ -357,3 +362,21 @@ def nonblank_pixels(page: Any, png: bytes) -> int:
             base64.b64encode(png).decode("ascii"),
         )
     )
+
+
+def lasso(page: Any, corners: list[tuple[float, float]]) -> None:
+    """Shift-drag through the corners, slowly enough for regl-scatterplot's throttled lasso.
+
+    The path stops short of where it began: a mouse-up on the mouse-down spot is a click.
+    """
+    page.keyboard.down("Shift")
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(corners, [*corners[1:], corners[0]], strict=True):
+        last = (x1, y1) == corners[0]
+        for step in range(1, 8 if last else 9):
+            t = step / 8
+            page.mouse.move(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+            page.wait_for_timeout(25)
+    page.mouse.up()
+    page.keyboard.up("Shift")

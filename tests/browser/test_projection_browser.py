@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SCREENSHOTS, nonblank_pixels
+from conftest import SCREENSHOTS, lasso, nonblank_pixels
 
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
 
@@ -27,24 +27,6 @@ def _stage_point(page: Any, index: int) -> tuple[float, float]:
     stage = page.locator(".enb-proj-stage").bounding_box()
     px, py = page.evaluate("(i) => document.querySelector('.enb-proj').enb.pixel(i)", index)
     return stage["x"] + px, stage["y"] + py
-
-
-def _lasso(page: Any, corners: list[tuple[float, float]]) -> None:
-    """Shift-drag through the corners, slowly enough for regl-scatterplot's throttled lasso.
-
-    The path stops short of where it began: a mouse-up on the mouse-down spot is a click.
-    """
-    page.keyboard.down("Shift")
-    page.mouse.move(*corners[0])
-    page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(corners, [*corners[1:], corners[0]], strict=True):
-        last = (x1, y1) == corners[0]
-        for step in range(1, 8 if last else 9):
-            t = step / 8
-            page.mouse.move(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
-            page.wait_for_timeout(25)
-    page.mouse.up()
-    page.keyboard.up("Shift")
 
 
 def test_projection_view_end_to_end(notebook: Any) -> None:
@@ -111,7 +93,7 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     stage = page.locator(".enb-proj-stage").bounding_box()
     left, top = stage["x"] + stage["width"] * 0.3, stage["y"] + stage["height"] * 0.3
     right, bottom = stage["x"] + stage["width"] * 0.7, stage["y"] + stage["height"] * 0.7
-    _lasso(page, [(left, top), (right, top), (right, bottom), (left, bottom)])
+    lasso(page, [(left, top), (right, top), (right, bottom), (left, bottom)])
     nb.screenshot(root, "projection-lasso.png")
     nb.wait_for_kernel("len(w.selected) > 1")
     selected = nb.eval("w.selected.tolist()")
@@ -169,7 +151,7 @@ def test_projection_view_20k_points(notebook: Any) -> None:
     stage = page.locator(".enb-proj-stage").bounding_box()
     x0, y0 = stage["x"] + 5, stage["y"] + 5
     x1, y1 = stage["x"] + stage["width"] * 0.5, stage["y"] + stage["height"] - 5
-    _lasso(page, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    lasso(page, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     count = nb.wait_for_kernel("len(w.selected)", timeout_s=30)
     assert count > 1000
     assert SCREENSHOTS.exists()

@@ -184,8 +184,9 @@ except KeyboardInterrupt:
 vector = np.asarray(model.embed("still here"))
 print("usable", vector.shape, bool(np.isfinite(vector).all()))
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "interrupted" in run.stdout
     assert "usable (32,) True" in run.stdout

@@ -12,7 +12,7 @@ import pytest
 from embed_nb.errors import InvalidInputError
 from embed_nb.widgets import ProjectionView, RerankList, SimilarityMatrix
 from embed_nb.widgets._base import STATIC_DIR, binary
-from embed_nb.widgets._static import png_bytes
+from embed_nb.widgets._static import hex_to_rgb, png_bytes
 
 pytestmark = pytest.mark.skipif(
     not (STATIC_DIR / "projection.js").is_file(), reason="widget bundle not built (npm run build)"
@@ -211,6 +211,17 @@ def test_static_png_in_the_mime_bundle() -> None:
         assert "application/vnd.jupyter.widget-view+json" in data
         assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_bytes(np.zeros((2, 3, 3), np.uint8))[:4] == b"\x89PNG"
+
+
+def test_projection_snapshot_draws_visible_points_in_their_colours() -> None:
+    vectors, labels = blobs(50)
+    view = ProjectionView(vectors, labels=labels, umap=False)
+    image = view.to_image(200)
+    inked = (image != 255).any(axis=2)
+    # 50 discs of radius 3 (29 pixels each), some overlapping: far more than 50 pixels.
+    assert inked.sum() > 500
+    colours = {tuple(c) for c in image[inked]}
+    assert {hex_to_rgb(c) for c in view.category_colors} <= colours
 
 
 def test_rerank_list_with_a_scoring_callable() -> None:

@@ -10,11 +10,12 @@ from embed_nb.umap_fast import exact_knn, fast_umap
 pytest.importorskip("numba")
 
 
-def test_exact_knn_matches_a_full_sort() -> None:
+@pytest.mark.parametrize("block_rows", [None, 1, 37, 499])
+def test_exact_knn_matches_a_full_sort(block_rows: int | None) -> None:
     rng = np.random.default_rng(0)
     unit = rng.normal(size=(500, 24)).astype(np.float32)
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    indices, distances = exact_knn(unit, 8)
+    indices, distances = exact_knn(unit, 8, block_rows=block_rows)
     assert indices.shape == (500, 8) and distances.dtype == np.float32
     assert (indices[:, 0] == np.arange(500)).all() and (distances[:, 0] == 0).all()
     scores = unit @ unit.T

@@ -118,17 +118,15 @@ class Lab:
         return name
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def jupyter_server(
+    tmp_path_factory: pytest.TempPathFactory, app: str, options: list[str]
+) -> Iterator[Lab]:
+    """Run ``python -m <app>`` (``jupyterlab`` or ``notebook``) on 127.0.0.1 with a free port,
+    no token and the app exposed as ``window.jupyterapp``; stop it afterwards."""
+    root = tmp_path_factory.mktemp(app)
     runtime = tmp_path_factory.mktemp("runtime")
     port = _free_port()
-    # Lab's own settings for these tests: start the notebook's kernel without asking (the
-    # "Select Kernel" dialog otherwise pops up now and then, over the widgets).
-    settings = tmp_path_factory.mktemp("settings")
-    tracker = settings / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1")
     # The kernel must find embed_nb and the tests' helpers even from the fixture folder.
     repo = Path(__file__).resolve().parents[2]
@@ -136,12 +134,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     log = (root / "server.log").open("w")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-            f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
-            "--allow-root", f"--notebook-dir={root}", "--ServerApp.disable_check_xsrf=True",
-            "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.user_settings_dir={settings}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
+            f"--notebook-dir={root}", "--ServerApp.disable_check_xsrf=True",
+            *options,
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
     )  # fmt: skip
@@ -155,7 +151,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        "JupyterLab did not start:\n" + (root / "server.log").read_text()
+                        f"{app} did not start:\n" + (root / "server.log").read_text()
                     ) from None
                 time.sleep(0.5)
         yield instance
@@ -166,6 +162,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    # Lab's own settings for these tests: start the notebook's kernel without asking (the
+    # "Select Kernel" dialog otherwise pops up now and then, over the widgets).
+    settings = tmp_path_factory.mktemp("settings")
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
+    options = [
+        "--LabApp.news_url=",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={settings}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with jupyter_server(tmp_path_factory, "jupyterlab", options) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="session")
@@ -214,11 +228,24 @@ class KernelProbe:
         self.client.stop_channels()
 
 
+# The open notebook's kernel is connected and idle (JupyterLab 4 and Notebook 7 alike).
+KERNEL_IDLE = """() => {
+    const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = widget && widget.sessionContext && widget.sessionContext.session
+        && widget.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+
 class NotebookPage:
     """A notebook open in JupyterLab, its cells run, plus a probe into its kernel."""
 
-    def __init__(self, page: Any, lab: Lab, name: str) -> None:
+    def __init__(self, page: Any, lab: Lab, name: str, url_path: str = "/lab/tree/") -> None:
         self.page, self.lab, self.name = page, lab, name
+        # JupyterLab: /lab/tree/NAME?reset (a fresh workspace, so that tabs from earlier
+        # tests are not restored and run). Notebook 7: /notebooks/NAME.
+        query = "?reset" if url_path.startswith("/lab/") else ""
+        self.url = f"{lab.url}{url_path}{name}{query}"
         self.probe: KernelProbe | None = None
 
     def open_and_run(self, timeout_ms: int = 240_000) -> None:
@@ -226,13 +253,10 @@ class NotebookPage:
         # Start the notebook's kernel session first: a notebook opened before Lab has read the
         # kernelspecs may ask which kernel to use, and answering starts a second kernel.
         self.lab.start_session(self.name)
-        # ?reset: a fresh workspace, so tabs from earlier tests are not restored (and run).
-        page.goto(f"{self.lab.url}/lab/tree/{self.name}?reset")
-        page.wait_for_selector(
-            '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms
-        )
-        # The app is exposed (--LabApp.expose_app_in_browser) so commands run without menus.
+        page.goto(self.url)
+        # The app is exposed (expose_app_in_browser) so commands run without menus.
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget")
+        page.wait_for_function(KERNEL_IDLE, timeout=timeout_ms)
         done = """() => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
@@ -251,7 +275,7 @@ class NotebookPage:
             if dialog.count() and not asked:
                 dialog.first.click()
                 asked, started = True, False
-            idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
+            idle = page.evaluate(KERNEL_IDLE)
             # Run all; again if the kernel sits idle with cells not run (a run requested while
             # Lab was still connecting to the kernel can be dropped). The cells are idempotent.
             if idle and (not started or time.monotonic() - last_run > 20):
@@ -260,9 +284,7 @@ class NotebookPage:
                 )
                 started, last_run = True, time.monotonic()
             page.wait_for_timeout(500)
-        page.wait_for_selector(
-            '.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms
-        )
+        page.wait_for_function(KERNEL_IDLE, timeout=timeout_ms)
         errors = page.locator(
             ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
         )
@@ -317,25 +339,34 @@ class NotebookPage:
             self.page.close()
 
 
-@pytest.fixture
-def notebook(lab: Lab, browser: Any) -> Iterator[Any]:
-    """``notebook(name, cells)`` opens a new notebook with those cells (or a copy of the notebook
-    at the path ``cells``) and runs them all."""
+@contextlib.contextmanager
+def notebook_opener(server: Lab, browser: Any, url_path: str) -> Iterator[Any]:
+    """``open_notebook(name, cells)`` for one server; the notebooks are closed afterwards."""
     opened: list[NotebookPage] = []
 
     def open_notebook(name: str, cells: list[str] | Path) -> NotebookPage:
-        lab.write_notebook(name, cells)
+        server.write_notebook(name, cells)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.dismiss())
-        nb = NotebookPage(page, lab, name)
+        nb = NotebookPage(page, server, name, url_path)
         opened.append(nb)
         nb.open_and_run()
         return nb
 
-    yield open_notebook
-    for nb in opened:
-        nb.close()
+    try:
+        yield open_notebook
+    finally:
+        for nb in opened:
+            nb.close()
+
+
+@pytest.fixture
+def notebook(lab: Lab, browser: Any) -> Iterator[Any]:
+    """``notebook(name, cells)`` opens a new notebook in JupyterLab with those cells (or a copy
+    of the notebook at the path ``cells``) and runs them all."""
+    with notebook_opener(lab, browser, "/lab/tree/") as open_notebook:
+        yield open_notebook
 
 
 def nonblank_pixels(page: Any, png: bytes) -> int:

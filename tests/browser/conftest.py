@@ -172,6 +172,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
+    # No "get notified about Jupyter news?" toast over the widgets.
+    notifications = settings / "@jupyterlab" / "apputils-extension"
+    notifications.mkdir(parents=True)
+    (notifications / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     options = [
         "--LabApp.news_url=",
         "--LabApp.expose_app_in_browser=True",
@@ -293,7 +297,8 @@ class NotebookPage:
         self.probe = KernelProbe(self._connection_file())
 
     def dismiss_toasts(self) -> None:
-        for button in self.page.locator(".jp-toast-button, .Toastify__close-button").all():
+        # Close buttons only: a toast's own buttons can open panels over the notebook.
+        for button in self.page.locator(".Toastify__close-button").all():
             with contextlib.suppress(Exception):
                 button.click(timeout=1000)
 

@@ -30,6 +30,29 @@ def _stage_point(page: Any, index: int) -> tuple[float, float]:
     return stage["x"] + px, stage["y"] + py
 
 
+def _clear_spot(page: Any, index: int, n: int) -> tuple[float, float]:
+    """Page coordinates on point ``index``, nudged (up to 2 px) away from its nearest other
+    point, so that the pointer picks this point even where a neighbour nearly covers it."""
+    stage = page.locator(".enb-proj-stage").bounding_box()
+    px, py = page.evaluate(
+        """([i, n]) => {
+            const enb = document.querySelector('.enb-proj').enb;
+            const [px, py] = enb.pixel(i);
+            let best = Infinity, dx = 0, dy = 0;
+            for (let j = 0; j < n; j++) {
+                if (j === i) continue;
+                const [qx, qy] = enb.pixel(j);
+                const d = Math.hypot(qx - px, qy - py);
+                if (d < best) { best = d; dx = px - qx; dy = py - qy; }
+            }
+            if (best > 6 || best === 0) return [px, py];
+            return [px + 2 * dx / best, py + 2 * dy / best];
+        }""",
+        [index, n],
+    )
+    return stage["x"] + px, stage["y"] + py
+
+
 def test_projection_view_end_to_end(notebook: Any) -> None:
     nb = notebook("projection.ipynb", REAL_CELLS)
     page = nb.page
@@ -50,7 +73,7 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     evil = n - 1
     tip = page.locator(".enb-proj .enb-tip")
     for attempt in range(3):  # approach the point as a mouse does, a few steps at a time
-        x, y = _stage_point(page, evil)
+        x, y = _clear_spot(page, evil, n)
         page.mouse.move(x - 25, y - 25)
         page.mouse.move(x, y, steps=6)
         try:

@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP = $(PYTHON) -m pip
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo lab test lint bench
 
 setup:
 	# llama-cpp-python compiles from source (about 5 minutes on 2 cores); pip skips it when
@@ -27,7 +27,12 @@ demo: setup
 	# Convert the bundled model now (so the notebook's first cell is instant) and show it works.
 	$(PYTHON) -m embed_nb.cli embed -m all-minilm-l6-v2 --embd-output-format json+ \
 		-p "The cat sits on the mat" -p "A feline rests on the rug" -p "Python programming language"
-	$(PYTHON) -m jupyter lab --notebook-dir=examples 01-quickstart.ipynb
+	$(MAKE) lab
+
+# JupyterLab on the quickstart. It runs from examples/, because Lab resolves the notebook's
+# path from the current directory. LAB_ARGS adds options (the tests: --no-browser --port=N).
+lab:
+	cd examples && $(PYTHON) -m jupyter lab $(LAB_ARGS) 01-quickstart.ipynb
 
 lint:
 	$(PYTHON) -m ruff check embed_nb tests bench scripts

@@ -30,7 +30,9 @@ demo: setup
 	$(MAKE) lab
 
 # JupyterLab on the quickstart. It runs from examples/, because Lab resolves the notebook's
-# path from the current directory. LAB_ARGS adds options (the tests: --no-browser --port=N).
+# path from the current directory. LAB_ARGS adds options (the tests: --no-browser --port=N);
+# as root (containers, CI machines) Lab refuses to start without --allow-root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab:
 	cd examples && $(PYTHON) -m jupyter lab $(LAB_ARGS) 01-quickstart.ipynb
 

@@ -1,0 +1,48 @@
+"""The CPU's f32 copy of f16 weights: made once, cache-line aligned, named in Model.info,
+and embedding like the f16 file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+import tiny_models
+
+import embed_nb
+from embed_nb.engine.upcast import SOURCE_FILE_TYPE_KEY, TENSOR_ALIGNMENT, upcast_target
+
+
+@pytest.fixture
+def f16_bert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EMBED_NB_CACHE_DIR", str(tmp_path / "cache"))
+    return tiny_models.write_tiny_bert(tmp_path / "bert-f16.gguf", outtype="f16")
+
+
+def test_the_copy_is_f32_aligned_and_remembers_its_source(f16_bert: Path) -> None:
+    copy = upcast_target(f16_bert, "abc")
+    assert copy is not None and copy.exists()
+    reader = gguf.GGUFReader(copy)
+    assert {t.tensor_type for t in reader.tensors} == {gguf.GGMLQuantizationType.F32}
+    ftype = reader.get_field("general.file_type")
+    assert ftype is not None and ftype.contents() == gguf.LlamaFileType.ALL_F32
+    source = reader.get_field(SOURCE_FILE_TYPE_KEY)
+    assert source is not None and source.contents() == gguf.LlamaFileType.MOSTLY_F16
+    # Every tensor starts on a cache line (mmap's base is page-aligned).
+    assert all(t.data_offset % TENSOR_ALIGNMENT == 0 for t in reader.tensors)
+    # Made once: a second call reuses the file.
+    stamp = copy.stat().st_mtime_ns
+    assert upcast_target(f16_bert, "abc") == copy and copy.stat().st_mtime_ns == stamp
+
+
+def test_upcast_model_embeds_like_the_f16_file(f16_bert: Path) -> None:
+    texts = ["the cat sits on the mat", "a dog eats food", "python code"]
+    with embed_nb.load_model(f16_bert, upcast=True) as upcast:
+        assert "upcast to F32" in upcast.info.quantization
+        wide = np.asarray(upcast.embed(texts))
+    with embed_nb.load_model(f16_bert, upcast=False) as plain:
+        assert "upcast" not in plain.info.quantization
+        narrow = np.asarray(plain.embed(texts))
+    cosines = np.sum(wide * narrow, axis=1)
+    assert cosines.min() > 0.9999

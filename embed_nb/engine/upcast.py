@@ -8,6 +8,8 @@ once, atomically, into the cache and reused.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,20 @@ def upcast_target(path: Path, fingerprint: str) -> Path | None:
     if 4 * sum(int(t.n_elements) for t in reader.tensors) > MAX_F32_BYTES:
         return None
     _write_f32_copy(reader, target)
+    _remove_older_copies(path, target)
     return target
+
+
+def _remove_older_copies(path: Path, current: Path) -> None:
+    """Copies of earlier contents of the same file, or of earlier copy formats, are dead
+    weight (90 MB each for MiniLM). Unlinking one a running kernel maps is safe on POSIX."""
+    # <stem>-<16 hex digits of content>-f32[.vN].gguf: only this file's copies, not those of
+    # another model whose name merely starts with the same stem.
+    mine = re.compile(rf"{re.escape(path.stem)}-[0-9a-f]{{16}}-f32(\.v\d+)?\.gguf")
+    for stale in current.parent.iterdir():
+        if stale != current and mine.fullmatch(stale.name):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _write_f32_copy(reader: object, target: Path) -> None:

@@ -46,3 +46,16 @@ def test_upcast_model_embeds_like_the_f16_file(f16_bert: Path) -> None:
         narrow = np.asarray(plain.embed(texts))
     cosines = np.sum(wide * narrow, axis=1)
     assert cosines.min() > 0.9999
+
+
+def test_a_new_copy_removes_older_copies_of_the_same_file_only(f16_bert: Path) -> None:
+    first = upcast_target(f16_bert, "0" * 16)
+    assert first is not None
+    older_format = first.with_name(f"{f16_bert.stem}-{'1' * 16}-f32.v2.gguf")
+    other_model = first.with_name(f"{f16_bert.stem}-large-{'2' * 16}-f32.v3.gguf")
+    for path in (older_format, other_model):
+        path.write_bytes(b"x")
+    second = upcast_target(f16_bert, "f" * 16)  # the file's content changed
+    assert second is not None and second.exists()
+    assert not first.exists() and not older_format.exists()
+    assert other_model.exists()

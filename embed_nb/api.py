@@ -20,7 +20,7 @@ import numpy as np
 
 from . import registry
 from .cache import EmbeddingCache, cache_key, default_cache
-from .engine.inputs import check_top_n
+from .engine.inputs import check_top_n, checked_texts
 from .errors import InputTooLongError, InvalidInputError, NotARerankerError
 from .progress import Progress, ProgressArg
 from .results import (
@@ -150,19 +150,7 @@ def as_texts(
             f"{what} must be a str, a list of str, a pandas Series or a DataFrame column, "
             f"not {type(texts).__name__}{hint}"
         )
-    items = list(texts)
-    if not items:
-        raise InvalidInputError(f"{what} is empty: pass at least one text")
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            missing = item is None or (isinstance(item, float) and item != item)
-            hint = (
-                "a missing value; drop or fill those first, e.g. series.dropna()"
-                if missing
-                else f"{type(item).__name__}, not str; convert first, e.g. str(x)"
-            )
-            raise InvalidInputError(f"{what}[{i}] is {hint}")
-    return items, False, index
+    return checked_texts(texts, what), False, index
 
 
 def _is_series(obj: object) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -23,15 +24,25 @@ def as_text_list(texts: object, what: str = "texts") -> tuple[list[str], bool]:
         raise InvalidInputError(
             f"{what} must be a str or a list of str, not {type(texts).__name__}"
         )
+    return checked_texts(texts, what), False
+
+
+def checked_texts(texts: Iterable[object], what: str = "texts") -> list[str]:
+    """The items as a list, refusing an empty one and anything that is not a str (with a hint
+    for the missing values a pandas column brings: None and NaN)."""
     items = list(texts)
     if not items:
         raise InvalidInputError(f"{what} is empty: pass at least one text")
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise InvalidInputError(
-                f"{what}[{i}] is {type(item).__name__}, not str; convert it first, e.g. str(x)"
+            missing = item is None or (isinstance(item, float) and item != item)
+            hint = (
+                " (a missing value); drop or fill those first, e.g. series.dropna()"
+                if missing
+                else ", not str; convert it first, e.g. str(x)"
             )
-    return items, False
+            raise InvalidInputError(f"{what}[{i}] is {type(item).__name__}{hint}")
+    return cast("list[str]", items)  # each item was checked above
 
 
 def utf8(text: str, index: int) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..errors import InvalidInputError
+from ..engine.inputs import rerank_inputs
 from ..results import RerankResult
 from ._base import WidgetBase, binary
 
@@ -53,11 +53,7 @@ class RerankList(WidgetBase):
         live: bool = True,
         **kwargs: Any,
     ) -> None:
-        if isinstance(documents, str) or not all(isinstance(d, str) for d in documents):
-            raise InvalidInputError("documents must be a list of str")
-        docs = list(documents)
-        if not docs:
-            raise InvalidInputError("documents is empty: pass at least one document")
+        docs = rerank_inputs(query, documents, None)  # the checks of every rerank
         super().__init__(**kwargs)
         self._texts = docs
         self._model = model

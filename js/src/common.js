@@ -11,6 +11,15 @@ export function el(tag, className = "", text = null) {
   return node;
 }
 
+/** The query box of a widget: a search input showing the model's `query`. */
+export function queryInput(model, placeholder) {
+  const box = el("input", "enb-query");
+  box.type = "search";
+  box.placeholder = placeholder;
+  box.value = model.get("query");
+  return box;
+}
+
 /** View a synced binary trait (a DataView, ArrayBuffer or typed array) as a typed array. */
 export function typed(value, Kind) {
   if (value == null) return new Kind(0);

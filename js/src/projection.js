@@ -5,7 +5,16 @@
 // kernel for neighbours (`focused` -> `neighbors`); the query box sets `query` and the kernel
 // answers with `query_hits`.
 import createScatterplot from "regl-scatterplot";
-import { categoryLegend, el, fmt, placeTip, requester, textCache, typed } from "./common.js";
+import {
+  categoryLegend,
+  el,
+  fmt,
+  placeTip,
+  queryInput,
+  requester,
+  textCache,
+  typed,
+} from "./common.js";
 
 const FOCUS_COLOR = "#d62728";
 const NEIGHBOR_COLOR = "#ff7f0e";
@@ -25,13 +34,8 @@ function render({ model, el: host }) {
   // --- DOM --------------------------------------------------------------------------------
   const root = el("div", "enb-root enb-proj");
   const bar = el("div", "enb-proj-bar");
-  const search = document.createElement("input");
-  search.type = "search";
-  search.placeholder = "Search: text is embedded in the kernel (Enter)";
-  search.className = "enb-query";
-  search.value = model.get("query");
-  const colorSelect = document.createElement("select");
-  colorSelect.className = "enb-color-by";
+  const search = queryInput(model, "Search: text is embedded in the kernel (Enter)");
+  const colorSelect = el("select", "enb-color-by");
   colorSelect.title = "colour by";
   const clear = el("button", "enb-clear", "Clear selection");
   const status = el("span", "enb-note enb-status");
@@ -42,10 +46,8 @@ function render({ model, el: host }) {
   const legend = el("div", "enb-legend-row");
   const body = el("div", "enb-proj-body");
   const stage = el("div", "enb-proj-stage");
-  const canvas = document.createElement("canvas");
-  canvas.className = "enb-proj-canvas";
-  const marks = document.createElement("canvas");
-  marks.className = "enb-proj-marks";
+  const canvas = el("canvas", "enb-proj-canvas");
+  const marks = el("canvas", "enb-proj-marks");
   const tip = el("div", "enb-tip");
   tip.hidden = true;
   stage.append(canvas, marks, tip);

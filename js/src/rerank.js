@@ -1,19 +1,14 @@
 // RerankList: a query box, a top-n slider and documents with score bars, reranked in the kernel.
-import { el, fmt, requester, textCache, typed } from "./common.js";
+import { el, fmt, queryInput, requester, textCache, typed } from "./common.js";
 
 function render({ model, el: host }) {
   const request = requester(model);
   const texts = textCache(request);
   const root = el("div", "enb-root enb-rr");
   const bar = el("div", "enb-rr-bar");
-  const search = document.createElement("input");
-  search.type = "search";
-  search.className = "enb-query";
-  search.placeholder = "Query: reranked in the kernel";
-  search.value = model.get("query");
-  const slider = document.createElement("input");
+  const search = queryInput(model, "Query: reranked in the kernel");
+  const slider = el("input", "enb-top-n");
   slider.type = "range";
-  slider.className = "enb-top-n";
   slider.min = "1";
   const sliderLabel = el("span", "enb-note");
   bar.append(search, slider, sliderLabel);

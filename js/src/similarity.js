@@ -8,12 +8,9 @@ function render({ model, el: host }) {
   const root = el("div", "enb-root enb-sim");
   const note = el("div", "enb-note");
   const stage = el("div", "enb-sim-stage");
-  const band = document.createElement("canvas");
-  band.className = "enb-sim-band";
-  const canvas = document.createElement("canvas");
-  canvas.className = "enb-sim-canvas";
-  const overlay = document.createElement("canvas");
-  overlay.className = "enb-sim-overlay";
+  const band = el("canvas", "enb-sim-band");
+  const canvas = el("canvas", "enb-sim-canvas");
+  const overlay = el("canvas", "enb-sim-overlay");
   const tip = el("div", "enb-tip");
   tip.hidden = true;
   stage.append(band, canvas, overlay, tip);
@@ -79,8 +76,7 @@ function render({ model, el: host }) {
 
   function drawLegend(palette) {
     legend.replaceChildren();
-    const ramp = document.createElement("canvas");
-    ramp.className = "enb-ramp";
+    const ramp = el("canvas", "enb-ramp");
     ramp.width = 256;
     ramp.height = 1;
     const ctx = ramp.getContext("2d");

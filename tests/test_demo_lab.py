@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,21 +17,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_make_lab_serves_the_quickstart(tmp_path: Path) -> None:
     if shutil.which("make") is None:
         pytest.skip("no make")
     pytest.importorskip("jupyterlab")
-    port = _free_port()
+    port = free_port()
     options = (
         f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token= --allow-root "
         "--LabApp.news_url= --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"

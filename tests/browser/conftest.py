@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port
 
 CHROMIUM = os.environ.get("EMBED_NB_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -57,12 +57,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Lab:
@@ -126,7 +120,7 @@ def jupyter_server(
     no token and the app exposed as ``window.jupyterapp``; stop it afterwards."""
     root = tmp_path_factory.mktemp(app)
     runtime = tmp_path_factory.mktemp("runtime")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1")
     # The kernel must find embed_nb and the tests' helpers even from the fixture folder.
     repo = Path(__file__).resolve().parents[2]

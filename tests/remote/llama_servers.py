@@ -12,7 +12,6 @@ import http.server
 import importlib.metadata
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port
 
 BUILD_COMMAND = "python scripts/build_llama_server.py"
 HEALTH_TIMEOUT_S = 120.0
@@ -49,12 +49,6 @@ def require_binary(name: str) -> Path:
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"CI: {message}")
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LlamaServer:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from llama_servers import FakeServer, free_port, llama_like
+from llama_servers import FakeServer, llama_like
+from ports import free_port
 
 import embed_nb
 from embed_nb import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError

@@ -39,8 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOB_PART",
+    "SIMILARITY_MAX_BYTES",
     "EmbeddingModel",
     "as_texts",
+    "checked_labels",
+    "checked_matrix",
     "embed",
     "project",
     "rerank",
@@ -51,6 +54,11 @@ __all__ = [
 
 #: Texts per engine call in a long job; each part is cached as soon as it finishes.
 JOB_PART = 256
+
+#: The most memory :func:`similarity` may give its result matrix (float32 cells) unless the
+#: call passes ``max_bytes``: 1 GiB, a 16,384 x 16,384 matrix. Larger matrices are refused
+#: before anything is embedded, with the size they would need.
+SIMILARITY_MAX_BYTES = 1024**3
 
 CacheArg = bool | EmbeddingCache | None
 
@@ -165,6 +173,29 @@ def _model(model: ModelArg) -> EmbeddingModel:
     return registry.REGISTRY.get(model)
 
 
+def _flag(value: object, name: str) -> bool:
+    """A yes/no option: a bool (numpy's too), never a str or a number that only looks true."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidInputError(f"{name} must be True or False, not {value!r}")
+    return bool(value)
+
+
+def _for_vectors(model: EmbeddingModel, job: str) -> EmbeddingModel:
+    """Refuse a model whose outputs are not embeddings for a job that compares embeddings."""
+    if model.is_reranker or model.pooling == "rank":
+        raise InvalidInputError(
+            f"{model.name} is a reranker (pooling 'rank'): it gives relevance scores, not "
+            f"embeddings, so {job} with it would score everything alike; use "
+            "rerank(query, documents) with it, or an embedding model for this"
+        )
+    if model.pooling == "none":
+        raise InvalidInputError(
+            f"{model.name} pools 'none' (one vector per token); {job} needs pooled "
+            "embeddings: load it with pooling='mean' (or cls/last)"
+        )
+    return model
+
+
 def _cache(cache: CacheArg) -> EmbeddingCache | None:
     if cache is None or cache is True:
         return default_cache()
@@ -214,6 +245,11 @@ def embed(
         KeyboardInterrupt: stops between decodes; parts already done stay in the cache (the
             exception carries a note saying how many) and the model stays usable.
     """
+    truncate, chunk, tokens = (
+        _flag(truncate, "truncate"),
+        _flag(chunk, "chunk"),
+        _flag(tokens, "tokens"),
+    )
     items, single, index = as_texts(texts, column=column)
     chosen = _model(model)
     if tokens:
@@ -363,6 +399,7 @@ def rerank(
     """
     if not isinstance(query, str):
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
+    truncate = _flag(truncate, "truncate")
     docs, _, _ = as_texts(documents, column=column, what="documents")
     check_top_n(top_n)
     chosen = _model(model)
@@ -387,28 +424,108 @@ def rerank(
     )
 
 
-# --- similarity ----------------------------------------------------------------------------
+# --- vectors -------------------------------------------------------------------------------
 
 
-def _vectors(
-    data: object, model: ModelArg, what: str, cache: CacheArg = True
-) -> tuple[np.ndarray, list[str], str | None, Embeddings | None]:
-    """``(2-D float array, labels, model name, Embeddings or None)`` for embeddings, an array,
-    or texts (embedded with the model)."""
+def checked_matrix(data: object, what: str = "embeddings") -> np.ndarray:
+    """A float32 ``(n, d)`` matrix of vectors (a 1-D array is one vector), checked.
+
+    Refuses what no comparison can use: strings or objects, booleans or complex numbers,
+    more than 2 dimensions, no rows, fewer than 2 dimensions per vector (cosine of 1-D
+    vectors is only ever +1 or -1), and NaN or infinite values.
+
+    Raises:
+        InvalidInputError: with what is wrong and what to pass instead.
+    """
     if isinstance(data, Embeddings):
         if data.vectors is None:
             raise InvalidInputError(
                 f"{what} holds per-token vectors (pooling none); use pooled embeddings"
             )
-        matrix = np.atleast_2d(np.asarray(data, dtype=np.float32))
-        return matrix, list(data.texts), data.model, data
-    if isinstance(data, np.ndarray) and data.dtype.kind in "fiu":
-        if data.ndim not in (1, 2):
-            raise InvalidInputError(f"{what} must be a 1-D or 2-D array, not {data.ndim}-D")
-        matrix = np.atleast_2d(data).astype(np.float32, copy=False)
-        return matrix, [str(i) for i in range(matrix.shape[0])], None, None
-    embedded = embed(data, model=model, cache=cache)
-    return _vectors(embedded, model, what)
+        if data.pooling == "rank":
+            raise InvalidInputError(
+                f"{what} holds a reranker's scores (pooling 'rank' by {data.model}), not "
+                "embeddings; embed the texts with an embedding model"
+            )
+        data = data.vectors
+    array = data if isinstance(data, np.ndarray) else None
+    if array is None:
+        raise InvalidInputError(
+            f"{what} must be Embeddings or a numeric array of vectors, not {type(data).__name__}"
+        )
+    if array.dtype.kind not in "fiu":
+        raise InvalidInputError(
+            f"{what} must hold numbers, not {array.dtype} values; pass float vectors "
+            "(or a list of str to embed)"
+        )
+    if array.ndim not in (1, 2):
+        raise InvalidInputError(f"{what} must be a 1-D or 2-D array, not {array.ndim}-D")
+    matrix = np.atleast_2d(array)
+    n, d = matrix.shape
+    if n == 0:
+        raise InvalidInputError(f"{what} has no vectors: pass at least one")
+    if d < 2:
+        raise InvalidInputError(
+            f"{what} has {d}-dimensional vectors; comparing them needs at least 2 dimensions "
+            "(a reranker's scores are not embeddings)"
+        )
+    with np.errstate(over="ignore"):
+        matrix = matrix.astype(np.float32, copy=False)
+    if not np.isfinite(matrix).all():
+        raise InvalidInputError(
+            f"{what} holds NaN or infinite values (or numbers too large for float32); "
+            "drop or fix those rows first"
+        )
+    return matrix
+
+
+def checked_labels(labels: object, n: int, what: str = "labels") -> list[Any]:
+    """``labels`` as a list of ``n`` values (one per point), or a clear error.
+
+    Accepts a list, a tuple, a range, a 1-D numpy array or a pandas Series / Index; refuses a
+    str, a dict, a set, a scalar, or the wrong number of labels.
+    """
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1:
+            raise InvalidInputError(f"{what} must be 1-D, not an array of shape {labels.shape}")
+        values = labels.tolist()
+    elif _is_series(labels) or type(labels).__name__.endswith("Index"):
+        values = list(labels.tolist())  # type: ignore[attr-defined]
+    elif isinstance(labels, list | tuple | range):
+        values = list(labels)
+    else:
+        raise InvalidInputError(
+            f"{what} must be a list (or array, or Series) with one label per point, "
+            f"not {type(labels).__name__}"
+        )
+    if len(values) != n:
+        raise InvalidInputError(f"{len(values)} {what} for {n} points; give one label per point")
+    return values
+
+
+def _n_rows(data: object, column: str | None = None) -> int:
+    """How many vectors ``data`` stands for, without embedding anything."""
+    if isinstance(data, Embeddings):
+        return len(data.texts) if not data.single else 1
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "OUS":
+        return 1 if data.ndim <= 1 else int(data.shape[0])
+    return len(as_texts(data, column=column)[0])
+
+
+def _vectors(
+    data: object, model: ModelArg, what: str, job: str, cache: CacheArg = True
+) -> tuple[np.ndarray, list[str], str | None]:
+    """``(float32 (n, d) matrix, labels, model name)`` for embeddings, an array, or texts
+    (embedded with the model, which must give embeddings, not reranker scores)."""
+    if isinstance(data, Embeddings):
+        return checked_matrix(data, what), list(data.texts), data.model
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "OUS":
+        matrix = checked_matrix(data, what)
+        return matrix, [str(i) for i in range(matrix.shape[0])], None
+    items, single, index = as_texts(data, what=what)
+    chosen = _for_vectors(_model(model), job)
+    embedded = _embed_items(chosen, items, single, index, 2, False, False, _cache(cache), None)
+    return checked_matrix(embedded, what), list(embedded.texts), embedded.model
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
@@ -416,20 +533,56 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
+def _gib(n_bytes: float) -> str:
+    if n_bytes >= 1024**3:
+        return f"{n_bytes / 1024**3:,.1f} GiB"
+    return f"{n_bytes / 1024**2:,.0f} MiB"
+
+
+# --- similarity ----------------------------------------------------------------------------
+
+
 def similarity(
-    a: object, b: object = None, *, model: ModelArg = None, cache: CacheArg = True
+    a: object,
+    b: object = None,
+    *,
+    model: ModelArg = None,
+    cache: CacheArg = True,
+    max_bytes: int | None = None,
 ) -> SimilarityMatrix:
     """Cosine similarities: ``a`` against itself, or ``a`` (rows) against ``b`` (columns).
 
     Each of ``a`` and ``b`` is an :class:`Embeddings`, a numpy array of vectors, or texts
-    (a str, a list of str or a pandas Series), which are embedded with ``model``.
-    ``np.asarray(result)`` gives the matrix.
+    (a str, a list of str or a pandas Series), which are embedded with ``model`` (an embedding
+    model: a reranker's scores are not vectors and are refused). ``np.asarray(result)`` gives
+    the matrix.
+
+    The full matrix is kept in memory as float32, 4 bytes a cell. A matrix larger than
+    ``max_bytes`` (default :data:`SIMILARITY_MAX_BYTES`, 1 GiB: 16,384 x 16,384) is refused
+    before anything is embedded, with the size it would need: for the best matches of a few
+    texts use :func:`search`, or compare a sample, or raise ``max_bytes`` knowingly.
+
+    Raises:
+        InvalidInputError: bad inputs, a reranker, vectors of different sizes, or a matrix over
+            the memory budget.
     """
-    left, left_labels, left_model, _ = _vectors(a, model, "a", cache)
+    budget = SIMILARITY_MAX_BYTES if max_bytes is None else max_bytes
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
+        raise InvalidInputError(f"max_bytes must be a non-negative integer, not {max_bytes!r}")
+    n_left = _n_rows(a)
+    n_right = n_left if b is None else _n_rows(b)
+    needed = 4 * n_left * n_right
+    if needed > budget:
+        raise InvalidInputError(
+            f"a {n_left:,} x {n_right:,} similarity matrix needs {_gib(needed)}, more than the "
+            f"{_gib(budget)} allowed; use search() for the best matches, compare a sample, or "
+            "pass max_bytes= to allow more"
+        )
+    left, left_labels, left_model = _vectors(a, model, "a", "similarity", cache)
     if b is None:
         right, right_labels, right_model = left, left_labels, left_model
     else:
-        right, right_labels, right_model, _ = _vectors(b, model, "b", cache)
+        right, right_labels, right_model = _vectors(b, model, "b", "similarity", cache)
     if left.shape[1] != right.shape[1]:
         raise InvalidInputError(
             f"a has {left.shape[1]}-dimensional vectors and b {right.shape[1]}-dimensional ones; "
@@ -437,7 +590,12 @@ def similarity(
         )
     unit_left = _unit(left.astype(np.float64))
     unit_right = unit_left if b is None else _unit(right.astype(np.float64))
-    matrix = (unit_left @ unit_right.T).astype(np.float32)
+    # Row blocks: the products stay float64 for accuracy, but only one block at a time, so
+    # the peak is the float32 result plus a block (not an n x m float64 matrix as well).
+    matrix = np.empty((len(unit_left), len(unit_right)), dtype=np.float32)
+    step = max(1, (64 * 1024**2) // (8 * max(len(unit_right), 1)))
+    for start in range(0, len(unit_left), step):
+        matrix[start : start + step] = unit_left[start : start + step] @ unit_right.T
     name = left_model if left_model == right_model or right_model is None else None
     return SimilarityMatrix(matrix, left_labels, right_labels, name or left_model)
 
@@ -458,43 +616,49 @@ def search(
     """The ``k`` documents of ``corpus`` most similar to ``query`` (cosine), best first.
 
     ``corpus`` is texts (a list of str, a pandas Series, a DataFrame with ``column``), embedded
-    once and then found in the cache on later searches, or an :class:`Embeddings` made earlier
-    (the query is then embedded with the model that made it, which must be loaded).
+    once and then found in the cache on later searches, or an :class:`Embeddings` made earlier.
+    The query is then embedded the way the corpus was: with the model that made it (which must
+    be loaded, with the same pooling) and the same ``normalize``, ``truncate`` and ``chunk``.
+
+    Raises:
+        InvalidInputError: a reranker or a per-token model, or an Embeddings corpus that the
+            model would not embed the same way (another file, pooling or dimension).
     """
     if not isinstance(query, str):
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInputError(f"k must be a positive integer, not {k!r}")
     chosen = _model(model) if model is not None or not isinstance(corpus, Embeddings) else None
     if isinstance(corpus, Embeddings):
         documents = corpus
-        chosen = chosen or _model_for(corpus)
-        if chosen.fingerprint != corpus.fingerprint:
-            raise InvalidInputError(
-                f"the corpus was embedded with {corpus.model!r}, but the query would be embedded "
-                f"with {chosen.name!r}; pass model= the one that embedded the corpus"
-            )
+        chosen = _for_vectors(chosen or _model_for(corpus), "search")
+        _check_same_embedding(chosen, corpus)
+        normalize, truncate, chunk = corpus.normalize, corpus.truncate, corpus.chunk
     else:
         assert chosen is not None
+        _for_vectors(chosen, "search")
         items, _, index = as_texts(corpus, column=column, what="corpus")
+        normalize, truncate, chunk = 2, False, False
         documents = _embed_items(
-            chosen, items, False, index, 2, False, False, _cache(cache), progress
+            chosen, items, False, index, normalize, truncate, chunk, _cache(cache), progress
         )
-    if documents.vectors is None:
-        raise InvalidInputError(
-            f"{chosen.name} pools 'none' (per-token vectors); search needs pooled embeddings"
-        )
+    matrix = checked_matrix(documents, "the corpus").astype(np.float64)
     query_vector = np.asarray(
-        _embed_items(chosen, [query], True, None, 2, False, False, _cache(cache), False)
+        _embed_items(chosen, [query], True, None, normalize, truncate, chunk, _cache(cache), False)
     ).astype(np.float64)
-    matrix = np.atleast_2d(np.asarray(documents)).astype(np.float64, copy=False)
+    if query_vector.shape != (matrix.shape[1],):
+        raise InvalidInputError(
+            f"the corpus has {matrix.shape[1]}-dimensional vectors but {chosen.name} gives "
+            f"{query_vector.shape[-1]}-dimensional ones; pass model= the model that embedded "
+            "the corpus"
+        )
     norms = np.linalg.norm(matrix, axis=1)
     scores = (
         (matrix @ query_vector)
         / np.where(norms == 0, 1, norms)
         / max(float(np.linalg.norm(query_vector)), 1e-12)
     )
-    order = np.argsort(-scores, kind="stable")[:k]
+    order = np.argsort(-scores, kind="stable")[: int(k)]
     labels = documents.extra.get("index")
     hits = [
         SearchHit(
@@ -507,6 +671,21 @@ def search(
         for rank, i in enumerate(order, 1)
     ]
     return SearchResult(query=query, hits=hits, model=chosen.name, corpus_size=len(documents))
+
+
+def _check_same_embedding(model: EmbeddingModel, corpus: Embeddings) -> None:
+    """Refuse to embed a query with a model that would not have made the corpus' vectors."""
+    if model.fingerprint != corpus.fingerprint:
+        raise InvalidInputError(
+            f"the corpus was embedded with {corpus.model!r}, but the query would be embedded "
+            f"with {model.name!r}; pass model= the one that embedded the corpus"
+        )
+    if model.pooling != corpus.pooling:
+        raise InvalidInputError(
+            f"the corpus was pooled {corpus.pooling!r} but {model.name} pools {model.pooling!r}, "
+            f"so their vectors do not compare; load it with pooling={corpus.pooling!r} "
+            "and pass it as model="
+        )
 
 
 def _model_for(embeddings: Embeddings) -> EmbeddingModel:
@@ -535,11 +714,21 @@ def retrieve(
     ``template`` is formatted per hit with ``rank``, ``index``, ``score`` and ``document``.
     The result is a ``str``.
     """
+    if not isinstance(template, str) or not isinstance(sep, str):
+        raise InvalidInputError("template and sep must be str")
     result = search(query, corpus, k, model=model, cache=cache, column=column)
-    return result.context(template, sep)
+    try:
+        return result.context(template, sep)
+    except (KeyError, IndexError, ValueError, AttributeError) as error:
+        raise InvalidInputError(
+            f"template {template!r} cannot be formatted ({type(error).__name__}: {error}); "
+            "use the fields {rank}, {index}, {score} and {document}"
+        ) from None
 
 
 # --- projection ----------------------------------------------------------------------------
+
+PROJECTION_METHODS = ("pca", "umap")
 
 
 def project(
@@ -555,36 +744,63 @@ def project(
     """2-D coordinates of vectors: ``"pca"`` (numpy SVD, instant) or ``"umap"`` (needs
     ``umap-learn``). ``embeddings`` is an :class:`Embeddings`, an array, or texts to embed.
 
-    ``np.asarray(result)`` gives the ``(n, 2)`` coordinates.
+    ``n_components`` is an integer from 2 to the vectors' dimension; ``labels`` one label per
+    point. ``np.asarray(result)`` gives the ``(n, n_components)`` coordinates.
+
+    Raises:
+        InvalidInputError: NaN or infinite vectors, fewer than 2 points, a reranker, an
+            unknown method, or ``n_components``, ``random_state`` or ``labels`` out of range.
     """
-    matrix, default_labels, model_name, _ = _vectors(embeddings, model, "embeddings", cache)
+    if not isinstance(method, str) or method.lower() not in PROJECTION_METHODS:
+        raise InvalidInputError(f"unknown projection method {method!r}; use 'pca' or 'umap'")
+    method = method.lower()
+    if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
+        raise InvalidInputError(f"n_components must be an integer, not {n_components!r}")
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise InvalidInputError(f"random_state must be an integer, not {random_state!r}")
+    if not 0 <= random_state < 2**32:
+        raise InvalidInputError(f"random_state must be from 0 to 2**32 - 1, not {random_state}")
+    matrix, default_labels, model_name = _vectors(embeddings, model, "embeddings", "a map", cache)
+    n, d = matrix.shape
+    if not 2 <= n_components <= d:
+        raise InvalidInputError(
+            f"n_components must be from 2 to the vectors' dimension {d}, not {n_components}"
+        )
+    n_components = int(n_components)
     if labels is not None:
-        listed = labels.tolist() if _is_series(labels) else labels  # type: ignore[attr-defined]
-        label_list = [str(x) for x in listed]
-        if len(label_list) != matrix.shape[0]:
-            raise InvalidInputError(
-                f"{len(label_list)} labels for {matrix.shape[0]} points; give one label per point"
-            )
+        label_list = [str(x) for x in checked_labels(labels, n)]
     else:
         label_list = default_labels
-    if matrix.shape[0] < 2:
+    if n < 2:
         raise InvalidInputError("a map needs at least 2 points")
-    method = method.lower()
     explained = None
     if method == "pca":
         coords, explained = _pca(matrix.astype(np.float64), n_components)
-    elif method == "umap":
-        try:
-            import umap
-        except ImportError:
-            raise InvalidInputError(
-                "method='umap' needs umap-learn (pip install umap-learn); method='pca' works now"
-            ) from None
-        reducer = umap.UMAP(n_components=n_components, random_state=random_state)
-        coords = np.asarray(reducer.fit_transform(matrix), dtype=np.float32)
     else:
-        raise InvalidInputError(f"unknown projection method {method!r}; use 'pca' or 'umap'")
+        coords = _umap(matrix, n_components, int(random_state))
     return Projection(coords, label_list, method, model_name, explained)
+
+
+def _umap(matrix: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
+    try:
+        import umap
+    except ImportError:
+        raise InvalidInputError(
+            "method='umap' needs umap-learn (pip install umap-learn); method='pca' works now"
+        ) from None
+    if len(matrix) < n_components + 2:
+        raise InvalidInputError(
+            f"UMAP needs at least {n_components + 2} points for {n_components} components, "
+            f"not {len(matrix)}; use method='pca'"
+        )
+    reducer = umap.UMAP(n_components=n_components, random_state=random_state)
+    try:
+        coords = reducer.fit_transform(matrix)
+    except (ValueError, TypeError) as error:  # umap's own checks on odd data
+        raise InvalidInputError(
+            f"UMAP failed on these vectors ({error}); use method='pca'"
+        ) from None
+    return np.asarray(coords, dtype=np.float32)
 
 
 def _pca(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -595,8 +811,10 @@ def _pca(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]
     signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
     components = components * np.where(signs == 0, 1, signs)[:, None]
     coords = centred @ components.T
-    if coords.shape[1] < n_components:  # fewer points or dimensions than components
+    if coords.shape[1] < n_components:  # fewer points than components
         coords = np.pad(coords, ((0, 0), (0, n_components - coords.shape[1])))
     variance = singular**2
     explained = variance[:n_components] / max(float(variance.sum()), 1e-30)
+    if len(explained) < n_components:
+        explained = np.pad(explained, (0, n_components - len(explained)))
     return coords.astype(np.float32), explained.astype(np.float32)

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine import LocalModel
+from .errors import InvalidInputError, ModelLoadError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from .engine.remote import RemoteModel
-
-#: Options that only a remote model takes; passing one with a local source is an error.
-REMOTE_OPTIONS = frozenset(
-    {
-        "kind",
-        "api_key",
-        "model",
-        "timeout",
-        "connect_timeout",
-        "retries",
-        "backoff",
-        "concurrency",
-        "batch_size",
-        "max_tokens",
-    }
-)
 
 
 def is_remote_source(source: object) -> bool:
     """Whether ``source`` names a server (``http://`` or ``https://``) rather than a file."""
     return isinstance(source, str) and source.strip().lower().startswith(("http://", "https://"))
+
+
+def _keyword_options(cls: type) -> frozenset[str] | None:
+    """The keyword options ``cls(...)`` takes; None when it takes any (``**kwargs``)."""
+    parameters = list(inspect.signature(cls).parameters.values())[1:]  # after path / url
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+@functools.cache
+def local_options() -> frozenset[str] | None:
+    """The options a local model takes, read from :class:`LocalModel`'s signature."""
+    return _keyword_options(LocalModel)
+
+
+@functools.cache
+def remote_options() -> frozenset[str] | None:
+    """The options a server URL takes, read from :class:`RemoteModel`'s signature."""
+    from .engine.remote import RemoteModel
+
+    return _keyword_options(RemoteModel)
 
 
 def load_model(source: str | os.PathLike[str], **options: Any) -> LocalModel | RemoteModel:
@@ -39,33 +50,94 @@ def load_model(source: str | os.PathLike[str], **options: Any) -> LocalModel | R
         source: a path to a ``.gguf`` file, ``hf://owner/repo/file.gguf``, the name of the
             bundled default model, ``"all-minilm-l6-v2"``, or the URL of a server,
             ``http://host:8080`` (see :class:`~embed_nb.engine.remote.RemoteModel`).
-        **options: for a local model: ``n_ctx``, ``n_gpu_layers``, ``n_threads``, ``pooling``
-            (none/mean/cls/last/rank), ``flash_attn`` (auto/on/off), ``n_ubatch``,
-            ``batch_tokens`` and ``name``. For a URL: ``kind`` ("llama-server" or "openai"),
-            ``api_key``, ``model``, ``name``, ``timeout``, ``connect_timeout``, ``retries``,
-            ``backoff``, ``concurrency``, ``batch_size``, ``max_tokens`` and ``pooling``.
+        **options: for a local model, the keyword arguments of
+            :class:`~embed_nb.engine.LocalModel` (``n_ctx``, ``n_gpu_layers``, ``n_threads``,
+            ``pooling``, ``flash_attn``, ``n_ubatch``, ``batch_tokens``, ``name``...); for a
+            URL, those of :class:`~embed_nb.engine.remote.RemoteModel` (``kind``, ``api_key``,
+            ``model``, ``timeout``...).
+
+    Raises:
+        InvalidInputError: ``source`` is not a str or path, or an option is unknown or
+            belongs to the other kind of source.
     """
-    if is_remote_source(source):
+    text = _source_text(source)
+    if is_remote_source(text):
+        _check_options(options, remote=True, source=text)
         from .engine.remote import RemoteModel
 
-        return RemoteModel(str(source), **options)
-    remote_only = sorted(REMOTE_OPTIONS & options.keys())
-    if remote_only:
-        from .errors import InvalidInputError
+        return RemoteModel(text, **options)
+    _check_options(options, remote=False, source=text)
+    return _load_local(source, options)
 
+
+def _source_text(source: object) -> str:
+    if not isinstance(source, str | os.PathLike):
         raise InvalidInputError(
-            f"{', '.join(remote_only)} only apply to a server URL (http://...), "
-            f"not to {os.fspath(source)!r}"
+            f"the model source must be a str or a path (a .gguf file, hf://..., a model name or "
+            f"an http(s):// URL), not {type(source).__name__}"
         )
+    text = os.fspath(source)
+    if not isinstance(text, str):
+        raise InvalidInputError("the model source must be a str path, not bytes; decode it first")
+    if "\0" in text:
+        raise InvalidInputError("the model source holds a NUL byte (\\0); check the path")
+    return text
+
+
+def _check_options(options: dict[str, Any], *, remote: bool, source: str) -> None:
+    valid = remote_options() if remote else local_options()
+    if valid is None:
+        return
+    unknown = sorted(options.keys() - valid)
+    if not unknown:
+        return
+    other = local_options() if remote else remote_options()
+    misplaced = [name for name in unknown if other is None or name in other]
+    if misplaced:
+        where = "a local model file" if remote else "a server URL (http://...)"
+        raise InvalidInputError(
+            f"{', '.join(misplaced)} only apply to {where}, not to {source!r}; "
+            f"options here: {', '.join(sorted(valid))}"
+        )
+    hints = [
+        f"{name} (did you mean {close[0]}?)" if close else name
+        for name in unknown
+        for close in [difflib.get_close_matches(name, valid, n=1)]
+    ]
+    raise InvalidInputError(
+        f"unknown option {', '.join(hints)}; options for "
+        f"{'a server URL' if remote else 'a local model'}: {', '.join(sorted(valid))}"
+    )
+
+
+def _load_local(source: str | os.PathLike[str], options: dict[str, Any]) -> LocalModel:
+    """Resolve ``source`` to a file and load it, once more if the file vanished in between.
+
+    The shared cache is pruned only of files unused for a week (see :mod:`embed_nb.paths`), but
+    a user or another tool may still delete a file between resolving and opening it. Resolving
+    again then finds the new file, or converts the default model again.
+    """
     from .models import resolve_model_source
 
-    path = resolve_model_source(source)
-    options.setdefault("name", _display_name(source, path))
-    return LocalModel(path, **options)
+    for attempt in (1, 2):
+        path = resolve_model_source(source)
+        name = options.get("name") or _display_name(source, path)
+        try:
+            return LocalModel(path, **{**options, "name": name})
+        except (OSError, ModelLoadError) as error:
+            vanished = not path.exists()
+            if not vanished and (attempt == 2 or not isinstance(error, FileNotFoundError)):
+                raise
+            if attempt == 2:
+                raise ModelNotFoundError(
+                    f"the model file {path} was deleted while it was being loaded, twice; "
+                    "check what removes files from the cache directory, then load again"
+                ) from None
+    raise AssertionError("unreachable")
 
 
 def _display_name(source: str | os.PathLike[str], path: os.PathLike[str]) -> str:
     text = os.fspath(source)
     if os.path.exists(text):
-        return os.path.splitext(os.path.basename(os.fspath(path)))[0]
+        return Path(os.fspath(path)).stem
     return text.removeprefix("hf://")

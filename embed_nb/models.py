@@ -21,7 +21,7 @@ from embed_nb.errors import (
     ModelNotFoundError,
     OfflineError,
 )
-from embed_nb.paths import cache_dir
+from embed_nb.paths import cache_dir, mark_used, prune_unused
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -183,13 +183,16 @@ def _download_hf(uri: str) -> Path:
 
 
 def checkpoint_fingerprint(model_dir: str | os.PathLike[str]) -> str:
-    """A short hash of what a conversion of ``model_dir`` depends on.
+    """A short hash of what a conversion of ``model_dir`` depends on: its content, not its place.
 
     It covers the converter version, the bytes of the small config and tokenizer files, and the
-    name, size and modification time of each safetensors file (hashing gigabytes of weights on
-    every load would be too slow).
+    name, size and content digest of each safetensors file. The same checkpoint therefore gives
+    the same converted file in every environment that shares the cache, however its files'
+    modification times differ. Weights are hashed once per file identity (path, size, mtime,
+    inode) and the digest is remembered on disk, so a later load costs a ``stat``.
     """
     from embed_nb.convert import CONVERTER_VERSION
+    from embed_nb.engine.fingerprint import file_digest
 
     model_dir = Path(model_dir)
     digest = hashlib.sha256(f"embed_nb-convert-{CONVERTER_VERSION}".encode())
@@ -200,8 +203,8 @@ def checkpoint_fingerprint(model_dir: str | os.PathLike[str]) -> str:
             digest.update(f"\0{name}\0".encode())
             digest.update(path.read_bytes())
     for path in sorted(model_dir.glob("model*.safetensors")):
-        stat = path.stat()
-        digest.update(f"\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        content = file_digest(path)
+        digest.update(f"\0{path.name}\0{path.stat().st_size}\0{content}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -210,14 +213,27 @@ def _pooling_configs(model_dir: Path) -> list[str]:
 
 
 def _converted_path(stem: str, model_dir: Path, outtype: str) -> Path:
-    return cache_dir() / "models" / f"{stem}-{outtype}-{checkpoint_fingerprint(model_dir)}.gguf"
+    try:
+        folder = cache_dir() / "models"
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot create the embed_nb cache directory ({exc.strerror or exc}); "
+            "set EMBED_NB_CACHE_DIR to a writable directory"
+        ) from None
+    return folder / f"{stem}-{outtype}-{checkpoint_fingerprint(model_dir)}.gguf"
 
 
 def _convert_cached(model_dir: Path, target: Path, outtype: Literal["f16", "f32"]) -> Path:
-    """Convert ``model_dir`` into ``target`` unless a finished conversion is already there."""
+    """Convert ``model_dir`` into ``target`` unless a finished conversion is already there.
+
+    Conversions are written atomically, so a file at ``target`` is a whole one; two processes
+    converting at once both write the same bytes, and the last rename wins.
+    """
     if target.is_file():
         with contextlib.suppress(ModelLoadError):  # unreadable or damaged: convert again
-            return _checked_gguf(target)
+            found = _checked_gguf(target)
+            mark_used(found)  # keeps it from being pruned while this process loads it
+            return found
     from embed_nb.convert import convert_checkpoint
 
     try:
@@ -231,13 +247,19 @@ def _convert_cached(model_dir: Path, target: Path, outtype: Literal["f16", "f32"
 
 
 def _remove_stale_siblings(target: Path) -> None:
-    """Delete older conversions of the same model and type (other fingerprints)."""
+    """Delete other conversions of the same model and type that nobody used for a week.
+
+    A sibling with another fingerprint may be another environment's current file (an older
+    converter, another checkpoint version) that a kernel is about to open, so recency of use,
+    not age of conversion, decides (see :mod:`embed_nb.paths`).
+    """
     prefix = target.name.rsplit("-", 1)[0] + "-"
-    for old in target.parent.glob(prefix + "*.gguf"):
-        if old != target and len(old.name) == len(target.name):
-            # Another process may still have it open; on Windows that makes unlink fail.
-            with contextlib.suppress(OSError):
-                old.unlink()
+    siblings = [
+        old
+        for old in target.parent.glob(prefix + "*.gguf")
+        if len(old.name) == len(target.name)  # the same stem and type, another fingerprint
+    ]
+    prune_unused(siblings, keep=target)
 
 
 def _convert_directory(path: Path) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed_nb.cache import CacheWarning, EmbeddingCache, cache_key, get_cache
+from embed_nb.cache import CacheWarning, EmbeddingCache, cache_key, get_cache, row_checksum
 
 
 def _vector(seed: int, shape: tuple[int, ...] = (16,)) -> np.ndarray:
@@ -75,11 +75,12 @@ def test_vectors_are_stored_as_raw_float32_bytes_with_their_shape(tmp_path: Path
     cache.put_many([(key, vector, 3)])
     cache.close()
     with sqlite3.connect(path) as db:
-        dtype, shape, n_tokens, data = db.execute(
-            "SELECT dtype, shape, n_tokens, data FROM vectors WHERE key = ?", (key,)
+        dtype, shape, n_tokens, data, checksum = db.execute(
+            "SELECT dtype, shape, n_tokens, data, checksum FROM vectors2 WHERE key = ?", (key,)
         ).fetchone()
     assert (dtype, shape, n_tokens) == ("<f4", "3,4", 3)
     assert data == vector.astype("<f4").tobytes()  # no pickle, no header
+    assert checksum == row_checksum(key, dtype, shape, n_tokens, data)
 
 
 def test_cached_arrays_cannot_be_changed_through_a_result(tmp_path: Path) -> None:
@@ -226,6 +227,6 @@ def test_a_writer_killed_mid_write_loses_nothing_it_committed(tmp_path: Path) ->
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             # Batches are all-or-nothing: no batch was half written.
             counts = db.execute(
-                "SELECT n_tokens, COUNT(*) FROM vectors GROUP BY n_tokens"
+                "SELECT n_tokens, COUNT(*) FROM vectors2 GROUP BY n_tokens"
             ).fetchall()
         assert all(count == 200 for _, count in counts)

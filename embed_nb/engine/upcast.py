@@ -3,18 +3,18 @@
 ggml's CPU matrix product on f16 weights converts every weight to f32 inside its inner loop
 (and the activations to f16 first). For a small embedding model on a CPU, f32 weights are
 faster (about 1.25x for all-MiniLM-L6-v2 here) and closer to the checkpoint. The copy is made
-once, atomically, into the cache and reused.
+once, atomically, into the cache and reused. The cache is shared by every environment, so an
+older copy is deleted only when nobody has used it for a week (see :mod:`embed_nb.paths`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..paths import cache_dir
+from ..paths import cache_dir, mark_used, prune_unused
 
 UPCASTABLE = {"F16", "BF16"}
 KEEP = {"F32"}
@@ -30,9 +30,14 @@ def upcast_target(path: Path, fingerprint: str) -> Path | None:
     """The f32 copy to load instead of ``path``, made on first use; None when not worth it."""
     import gguf
 
+    try:
+        folder = cache_dir() / "upcast"
+    except OSError:
+        return None  # no usable cache directory: the original weights load as they are
     # v3: copies carry SOURCE_FILE_TYPE_KEY and 64-byte aligned tensors (v2's were 32).
-    target = cache_dir() / "upcast" / f"{path.stem}-{fingerprint}-f32.v3.gguf"
-    if target.exists():  # made on an earlier load: no need to parse the model again
+    target = folder / f"{path.stem}-{fingerprint}-f32.v3.gguf"
+    if target.is_file():  # made on an earlier load: no need to parse the model again
+        mark_used(target)  # keeps it from being pruned while this process loads it
         return target
     try:
         reader = gguf.GGUFReader(path)
@@ -43,21 +48,24 @@ def upcast_target(path: Path, fingerprint: str) -> Path | None:
         return None  # already f32, or quantised: leave it alone
     if 4 * sum(int(t.n_elements) for t in reader.tensors) > MAX_F32_BYTES:
         return None
-    _write_f32_copy(reader, target)
+    try:
+        _write_f32_copy(reader, target)
+    except OSError:
+        return None  # a full disk or a read-only cache: the copy is only an optimisation
     _remove_older_copies(path, target)
     return target
 
 
 def _remove_older_copies(path: Path, current: Path) -> None:
-    """Copies of earlier contents of the same file, or of earlier copy formats, are dead
-    weight (90 MB each for MiniLM). Unlinking one a running kernel maps is safe on POSIX."""
-    # <stem>-<16 hex digits of content>-f32[.vN].gguf: only this file's copies, not those of
+    """Copies of earlier contents of the same file, or of earlier copy formats, are dead weight
+    (90 MB each for MiniLM) once nobody has used them for a week. A younger one may be what a
+    kernel in another environment (another fingerprint scheme or copy format) is loading."""
+    # <stem>-<hex digits of content>-f32[.vN].gguf: only this file's copies, not those of
     # another model whose name merely starts with the same stem.
-    mine = re.compile(rf"{re.escape(path.stem)}-[0-9a-f]{{16}}-f32(\.v\d+)?\.gguf")
-    for stale in current.parent.iterdir():
-        if stale != current and mine.fullmatch(stale.name):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    mine = re.compile(rf"{re.escape(path.stem)}-[0-9a-f]{{16,64}}-f32(\.v\d+)?\.gguf")
+    prune_unused(
+        (stale for stale in current.parent.iterdir() if mine.fullmatch(stale.name)), keep=current
+    )
 
 
 def _write_f32_copy(reader: object, target: Path) -> None:

@@ -3,6 +3,8 @@ and embedding like the f16 file."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import gguf
@@ -48,14 +50,43 @@ def test_upcast_model_embeds_like_the_f16_file(f16_bert: Path) -> None:
     assert cosines.min() > 0.9999
 
 
-def test_a_new_copy_removes_older_copies_of_the_same_file_only(f16_bert: Path) -> None:
+def test_a_new_copy_removes_only_this_files_copies_unused_for_a_week(f16_bert: Path) -> None:
     first = upcast_target(f16_bert, "0" * 16)
     assert first is not None
     older_format = first.with_name(f"{f16_bert.stem}-{'1' * 16}-f32.v2.gguf")
+    recent = first.with_name(f"{f16_bert.stem}-{'3' * 16}-f32.v3.gguf")
     other_model = first.with_name(f"{f16_bert.stem}-large-{'2' * 16}-f32.v3.gguf")
-    for path in (older_format, other_model):
+    for path in (older_format, recent, other_model):
         path.write_bytes(b"x")
+    week_ago = time.time() - 8 * 24 * 3600
+    for path in (first, older_format, other_model):
+        os.utime(path, (week_ago, week_ago))
     second = upcast_target(f16_bert, "f" * 16)  # the file's content changed
     assert second is not None and second.exists()
     assert not first.exists() and not older_format.exists()
-    assert other_model.exists()
+    # Used this week (another environment's kernel may be loading it), or another model's.
+    assert recent.exists() and other_model.exists()
+
+
+def test_reusing_a_copy_marks_it_used(f16_bert: Path) -> None:
+    copy = upcast_target(f16_bert, "a" * 16)
+    assert copy is not None
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(copy, (week_ago, week_ago))
+    mtime = copy.stat().st_mtime_ns
+    assert upcast_target(f16_bert, "a" * 16) == copy
+    assert time.time() - copy.stat().st_atime < 60  # used now: safe from pruning
+    assert copy.stat().st_mtime_ns == mtime  # its identity (and fingerprint memo) unchanged
+
+
+def test_no_copy_when_the_cache_cannot_be_written(
+    f16_bert: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is an optimisation: a full disk or read-only cache loads the original."""
+    import embed_nb.convert
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(embed_nb.convert, "write_gguf_atomically", full_disk)
+    assert upcast_target(f16_bert, "b" * 16) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import weakref
@@ -22,11 +21,15 @@ from ..errors import (
 from ..results import Embeddings, RerankResult, rank_hits
 from . import native
 from .batching import plan_decodes
-from .context import FLASH_ATTN_TYPES, ContextSettings, DecodeContext
+from .context import ContextSettings, DecodeContext
+from .fingerprint import file_digest, file_fingerprint
+from .gguf_check import check_gguf
 from .info import ModelInfo
 from .inputs import Framing, as_text_list, fit_to_limit, rerank_inputs, token_id_lists, utf8
-from .normalize import POOLING_NAMES, check_normalize, pooling_type
+from .normalize import POOLING_NAMES, check_normalize
 from .normalize import normalize as normalize_vectors
+from .options import MAX_CONTEXTS, LoadOptions, check_memory, check_options
+from .probe import verified_plan
 from .rerank import PairFormat, format_pair
 from .upcast import SOURCE_FILE_TYPE_KEY, upcast_target
 from .workers import DecodeRunner, ProgressFn
@@ -38,37 +41,46 @@ ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
 # see bench/throughput.py for the sweep that picked it.
 DEFAULT_BATCH_TOKENS = 256
 
-
-def file_fingerprint(path: Path) -> str:
-    """A content hash of a model file that stays cheap for multi-GB files: size, head and tail."""
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as f:
-        digest.update(f.read(1 << 20))
-        f.seek(max(size - (1 << 20), 0))
-        digest.update(f.read(1 << 20))
-    return digest.hexdigest()[:16]
+__all__ = ["LocalModel", "file_fingerprint"]  # file_fingerprint: imported from here elsewhere
 
 
-def _positive(name: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return value
+def _model_path(path: object) -> Path:
+    if isinstance(path, bytes | bytearray) or not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(
+            f"a model path must be a str or a Path, not {type(path).__name__}"
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise InvalidInputError(f"{text!r} is not a usable model path")
+    return Path(text)
+
+
+def _check_once(path: Path, digest: str) -> None:
+    """Static checks of the file (see gguf_check), skipped once a child has verified it."""
+    if not _STATICALLY_CHECKED.get(digest):
+        check_gguf(path)
+        _STATICALLY_CHECKED[digest] = True
+
+
+_STATICALLY_CHECKED: dict[str, bool] = {}
 
 
 class _Native:
     """The model pointer and the contexts' runner, freed exactly once (close() or GC)."""
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self) -> None:
+        self.model: Any = None
+        # Contexts made so far: a load that fails halfway frees them too.
+        self.contexts: list[DecodeContext] = []
         self.runner: DecodeRunner | None = None
 
     def free(self) -> None:
         if self.runner is not None:
-            self.runner.close()
+            self.runner.close()  # frees its contexts
             self.runner = None
+        for context in self.contexts:
+            context.free()
+        self.contexts = []
         if self.model:
             native.lib().llama_model_free(self.model)
             self.model = None
@@ -99,53 +111,63 @@ class LocalModel:
         upcast: bool | None = None,
         n_contexts: int | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = _model_path(path)
+        if name is not None and not isinstance(name, str):
+            raise InvalidInputError(f"name must be a str, not {type(name).__name__}")
         self.name = name or self.path.stem
-        n_ctx = _positive("n_ctx", n_ctx)
-        n_threads = _positive("n_threads", n_threads) or _default_threads()
-        n_ubatch = _positive("n_ubatch", n_ubatch)
-        batch_tokens = _positive("batch_tokens", batch_tokens) or DEFAULT_BATCH_TOKENS
-        n_contexts = _positive("n_contexts", n_contexts)
-        if flash_attn not in FLASH_ATTN_TYPES:
-            raise InvalidInputError(f"flash_attn must be one of {', '.join(FLASH_ATTN_TYPES)}")
-        requested_pooling = -1 if pooling is None else pooling_type(pooling)
-
+        options = check_options(
+            n_ctx=n_ctx,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            pooling=pooling,
+            flash_attn=flash_attn,
+            n_ubatch=n_ubatch,
+            batch_tokens=batch_tokens,
+            upcast=upcast,
+            n_contexts=n_contexts,
+        )
         ll = native.lib()
         self._lock = threading.RLock()
         gpu = bool(ll.llama_supports_gpu_offload())
-        if n_gpu_layers is None:
-            n_gpu_layers = -1 if gpu else 0  # -1: llama.cpp offloads every layer that fits
-        on_cpu = not gpu or n_gpu_layers == 0
-        self.fingerprint = file_fingerprint(self.path)
-        weights = self._weights_file(upcast if upcast is not None else on_cpu)
+        gpu_layers = options.n_gpu_layers
+        if gpu_layers is None:
+            gpu_layers = -1 if gpu else 0  # -1: llama.cpp offloads every layer that fits
+        on_cpu = not gpu or gpu_layers == 0
+        digest = file_digest(self.path)
+        self.fingerprint = digest[:16]
+        _check_once(self.path, digest)
+        weights = self._weights_file(options.upcast if options.upcast is not None else on_cpu)
+        plan = verified_plan(weights, digest if weights == self.path else file_digest(weights))
+        self._native = _Native()
+        self._finalizer = weakref.finalize(self, self._native.free)
+        try:
+            with native.deferred_interrupts():  # Ctrl-C lands after the native calls, not in them
+                self._load(weights, gpu_layers, plan.extra_bufts)
+                self._setup(weights, options, gpu_layers, gpu, on_cpu)
+        except BaseException:
+            self._finalizer()
+            raise
+
+    def _load(self, weights: Path, gpu_layers: int, extra_bufts: bool) -> None:
+        ll = native.lib()
         model_params = ll.llama_model_default_params()
-        model_params.n_gpu_layers = n_gpu_layers
+        model_params.n_gpu_layers = gpu_layers
+        # Off where extra CPU buffer types (AMX) crashed this machine's probe: see probe.py.
+        model_params.use_extra_bufts = extra_bufts
+        model_params.progress_callback = native.load_progress_callback()
         native.take_recent_errors()
         model = ll.llama_model_load_from_file(str(weights).encode(), model_params)
         if not model:
+            if not weights.exists():
+                raise ModelLoadError(
+                    f"{weights} disappeared while it was loaded (another process removed it); "
+                    "load it again"
+                )
             raise ModelLoadError(
                 f"llama.cpp could not load {self.path}: "
                 f"{native.take_recent_errors() or 'not a model it can read'}"
             )
-        self._native = _Native(model)
-        self._finalizer = weakref.finalize(self, self._native.free)
-        try:
-            self._setup(
-                model,
-                weights,
-                n_ctx,
-                n_ubatch,
-                n_threads,
-                flash_attn,
-                requested_pooling,
-                batch_tokens,
-                n_contexts or (n_threads if on_cpu else 1),
-                n_gpu_layers,
-                gpu,
-            )
-        except BaseException:
-            self._finalizer()
-            raise
+        self._native.model = model
 
     def _weights_file(self, upcast: bool) -> Path:
         """The file llama.cpp loads: the model, or its cached f32 copy for the CPU."""
@@ -155,36 +177,33 @@ class LocalModel:
         return weights
 
     def _setup(
-        self,
-        model: Any,
-        weights: Path,
-        n_ctx: int | None,
-        n_ubatch: int | None,
-        n_threads: int,
-        flash_attn: str,
-        pooling: int,
-        batch_tokens: int,
-        n_contexts: int,
-        n_gpu_layers: int,
-        gpu: bool,
+        self, weights: Path, options: LoadOptions, n_gpu_layers: int, gpu: bool, on_cpu: bool
     ) -> None:
         ll = native.lib()
+        model = self._native.model
         self.architecture = native.meta_string(model, "general.architecture") or "unknown"
         n_ctx_train = ll.llama_model_n_ctx_train(model)
+        n_ctx = options.n_ctx
         if n_ctx is None:
-            n_ctx = n_ctx_train
+            n_ctx = max(1, n_ctx_train)
         elif n_ctx > n_ctx_train and self.architecture in ABSOLUTE_POSITION_ARCHS:
             raise InvalidInputError(
                 f"n_ctx={n_ctx} is larger than this {self.architecture} model's training context "
                 f"({n_ctx_train}); its position table has no rows past that"
             )
-        n_ubatch = min(n_ubatch or n_ctx, n_ctx)
-        settings = ContextSettings(n_ctx, n_ubatch, n_threads, flash_attn, pooling)
-        contexts = [
-            DecodeContext(model, settings) for _ in range(max(1, min(n_contexts, n_threads)))
-        ]
+        n_ubatch = min(options.n_ubatch or n_ctx, n_ctx)
+        n_threads = options.n_threads
+        wanted = options.n_contexts or (min(n_threads, MAX_CONTEXTS) if on_cpu else 1)
+        n_contexts = max(1, min(wanted, n_threads))
+        self._check_buffers(n_ctx, n_ubatch, n_contexts, options.flash_attn)
+        settings = ContextSettings(n_ctx, n_ubatch, n_threads, options.flash_attn, options.pooling)
+        for _ in range(n_contexts):
+            self._native.contexts.append(DecodeContext(model, settings))
+        contexts = self._native.contexts
         self._native.runner = DecodeRunner(contexts, n_threads)
+        self._native.contexts = []  # the runner owns them now
         first = contexts[0]
+        batch_tokens = options.batch_tokens or DEFAULT_BATCH_TOKENS
 
         vocab = ll.llama_model_get_vocab(model)
         self._tokenizer = native.Tokenizer(vocab)
@@ -225,6 +244,26 @@ class LocalModel:
             flash_attn=first.flash_attn,
             n_ubatch=n_ubatch,
             fingerprint=self.fingerprint,
+        )
+
+    def _check_buffers(self, n_ctx: int, n_ubatch: int, n_contexts: int, flash_attn: str) -> None:
+        """Refuse contexts whose KV caches (f32, decoders) and attention scratch (without
+        flash attention) would not fit in memory, before llama.cpp allocates and aborts."""
+        ll = native.lib()
+        model = self._native.model
+        n_layer = max(0, ll.llama_model_n_layer(model))
+        n_head = max(1, ll.llama_model_n_head(model))
+        n_head_kv = max(0, ll.llama_model_n_head_kv(model))
+        n_embd = max(1, ll.llama_model_n_embd(model))
+        kv = 0
+        if not ll.llama_model_has_encoder(model) and self.architecture not in (
+            ABSOLUTE_POSITION_ARCHS
+        ):
+            kv = 2 * n_layer * n_ctx * (n_embd // n_head) * n_head_kv * 4
+        scratch = n_ubatch * n_ubatch * n_head * 4 if flash_attn == "off" else 0
+        check_memory(
+            n_contexts * (kv + scratch),
+            f"n_ctx={n_ctx} with {n_contexts} context(s)",
         )
 
     # --- setup helpers -------------------------------------------------------------------
@@ -461,13 +500,6 @@ def _average_windows(
     np.add.at(sums, owners, stacked * weights[:, None])
     totals = np.bincount(owners, weights=weights, minlength=n_texts)
     return (sums / totals[:, None]).astype(np.float32)
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _file_type_name(value: str | None) -> str:

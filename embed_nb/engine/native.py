@@ -8,8 +8,11 @@ to keep ``import embed_nb`` (and ``%load_ext``) fast.
 from __future__ import annotations
 
 import ctypes
+import signal
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -19,6 +22,9 @@ import numpy as np
 _LOG_LOCK = threading.Lock()
 _RECENT_ERRORS: deque[str] = deque(maxlen=20)
 _log_callback: Any = None  # keeps the ctypes callback alive for the life of the process
+_progress_callback: Any = None  # the same for the model-load progress callback
+# Set by SIGINT while native work runs under deferred_interrupts(); read by the load callback.
+_INTERRUPTED = threading.Event()
 
 GGML_LOG_LEVEL_ERROR = 4
 
@@ -30,16 +36,59 @@ def lib() -> ModuleType:
 
     global _log_callback
 
+    global _progress_callback
+
     def on_log(level: int, text: bytes | None, _user_data: Any) -> None:
         # llama.cpp logs a lot on load; keep only errors, to put their words into our exceptions.
+        # Nothing here may raise: an exception in a ctypes callback is printed and lost.
         if level == GGML_LOG_LEVEL_ERROR and text:
             with _LOG_LOCK:
                 _RECENT_ERRORS.append(text.decode("utf-8", "replace").strip())
 
+    def on_progress(_progress: float, _user_data: Any) -> bool:
+        return not _INTERRUPTED.is_set()  # False cancels the load: Ctrl-C lands mid-load
+
     _log_callback = ll.llama_log_callback(on_log)
+    _progress_callback = ll.llama_progress_callback(on_progress)
     ll.llama_log_set(_log_callback, ctypes.c_void_p(0))
     ll.llama_backend_init()
     return ll
+
+
+def load_progress_callback() -> Any:
+    """The ``llama_model_params.progress_callback`` that cancels a load on Ctrl-C."""
+    lib()
+    return _progress_callback
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Run native work with Ctrl-C turned into a flag, then raise it once the work is done.
+
+    Python runs a signal handler at the next bytecode of the main thread, and during a native
+    call that is inside whichever ctypes callback llama.cpp calls next (its log callback, many
+    times per load): the KeyboardInterrupt is raised there, printed as "Exception ignored on
+    calling ctypes callback function" and lost. Here SIGINT only sets a flag: the load's
+    progress callback returns False on it (llama.cpp cancels the load), and the interrupt is
+    raised, by the handler that was installed before, when the block ends. The caller frees
+    what it made on the way out, as for any exception.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; nothing to defer here
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # SIG_IGN or SIG_DFL: Python raises nothing mid-callback
+        yield
+        return
+    _INTERRUPTED.clear()
+    signal.signal(signal.SIGINT, lambda _signum, _frame: _INTERRUPTED.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if _INTERRUPTED.is_set():
+            _INTERRUPTED.clear()
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
 
 
 def take_recent_errors() -> str:

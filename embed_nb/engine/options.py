@@ -1,0 +1,150 @@
+"""The load options of a local model, checked and bounded before llama.cpp sees them.
+
+llama.cpp takes most of them as ``uint32_t`` or ``int32_t``: a larger Python int wraps in
+ctypes (``n_ctx=2**32 + 8`` becomes 8, or a huge decoder KV cache that aborts). And each
+context costs memory: ``n_threads=10**6`` used to make a million contexts. Every option is
+checked for type and range here, with one-line :class:`InvalidInputError` messages; the
+checks that need the model (its training context, its KV cache size) are in
+:func:`check_memory`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import InvalidInputError
+from .context import FLASH_ATTN_TYPES
+from .normalize import pooling_type
+
+INT32_MAX = 2**31 - 1
+# ggml's GGML_DEFAULT_N_THREADS cap is 512; more threads than cores only add barrier waits.
+MAX_THREADS = 512
+THREADS_PER_CORE = 4
+# Each context holds its own compute buffers (about 33 MB for MiniLM); past a few dozen they
+# only cost memory, since each already gets a share of the threads.
+MAX_CONTEXTS = 32
+# The share of available memory one model's KV caches and attention scratch may take.
+MEMORY_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    n_ctx: int | None
+    n_gpu_layers: int | None
+    n_threads: int
+    n_threads_given: bool
+    pooling: int  # llama_pooling_type; -1 takes the model's own
+    flash_attn: str
+    n_ubatch: int | None
+    batch_tokens: int | None
+    upcast: bool | None
+    n_contexts: int | None
+
+
+def check_options(
+    *,
+    n_ctx: object,
+    n_gpu_layers: object,
+    n_threads: object,
+    pooling: object,
+    flash_attn: object,
+    n_ubatch: object,
+    batch_tokens: object,
+    upcast: object,
+    n_contexts: object,
+) -> LoadOptions:
+    """Check every option's type and range; raise :class:`InvalidInputError` on the first bad."""
+    thread_cap = max_threads()
+    threads = _bounded_int("n_threads", n_threads, 1, thread_cap, hint="cores x 4")
+    contexts = _bounded_int("n_contexts", n_contexts, 1, MAX_CONTEXTS)
+    if contexts is not None and contexts > (threads or default_threads()):
+        raise InvalidInputError(
+            f"n_contexts={contexts} is more than n_threads={threads or default_threads()}; "
+            "each context needs at least one thread"
+        )
+    if isinstance(flash_attn, str) and flash_attn in FLASH_ATTN_TYPES:
+        flash = flash_attn
+    else:
+        raise InvalidInputError(
+            f"flash_attn must be one of {', '.join(FLASH_ATTN_TYPES)}, not {flash_attn!r}"
+        )
+    if pooling is not None and not isinstance(pooling, str):
+        raise InvalidInputError(
+            f"pooling must be a name (none, mean, cls, last, rank) or None, not {pooling!r}"
+        )
+    if upcast is not None and not isinstance(upcast, bool):
+        raise InvalidInputError(f"upcast must be True, False or None, not {upcast!r}")
+    return LoadOptions(
+        n_ctx=_bounded_int("n_ctx", n_ctx, 1, INT32_MAX),
+        n_gpu_layers=_gpu_layers(n_gpu_layers),
+        n_threads=threads or default_threads(),
+        n_threads_given=threads is not None,
+        pooling=-1 if pooling is None else pooling_type(pooling),
+        flash_attn=flash,
+        n_ubatch=_bounded_int("n_ubatch", n_ubatch, 1, INT32_MAX),
+        batch_tokens=_bounded_int("batch_tokens", batch_tokens, 1, INT32_MAX),
+        upcast=upcast,
+        n_contexts=contexts,
+    )
+
+
+def _bounded_int(name: str, value: object, low: int, high: int, hint: str = "") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        shown = str(value) if abs(value) < 10**12 else f"a {len(str(abs(value)))}-digit number"
+        why = f" ({hint})" if hint else ""
+        raise InvalidInputError(f"{name}={shown} is out of range; use {low}..{high}{why}")
+    return int(value)
+
+
+def _gpu_layers(value: object) -> int | None:
+    """None (all layers on a GPU build, none otherwise), -1 (all), or a count of layers."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= INT32_MAX:
+        raise InvalidInputError(
+            f"n_gpu_layers must be an integer: -1 for all layers, 0 for none, or a count; "
+            f"not {value!r}"
+        )
+    return int(value)
+
+
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def max_threads() -> int:
+    return min(MAX_THREADS, max(THREADS_PER_CORE * (os.cpu_count() or 1), 4))
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says a new allocation can get (MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Refuse a configuration whose buffers alone would take most of the free memory."""
+    free = available_memory()
+    if free is not None and needed > MEMORY_SHARE * free:
+        raise InvalidInputError(
+            f"{what} needs about {needed / 2**30:.1f} GiB, more than the "
+            f"{free / 2**30:.1f} GiB of free memory allows; use a smaller n_ctx or n_contexts"
+        )

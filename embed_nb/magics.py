@@ -11,10 +11,12 @@ Lines are expanded the IPython way (``{var}``, ``$var``); cell bodies are text a
 from __future__ import annotations
 
 import argparse
+import builtins
 import functools
+import keyword
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
@@ -47,7 +49,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message or f"{self.prog}: invalid arguments")
 
     def parse(self, tokens: list[str]) -> argparse.Namespace:
-        return self.parse_args(tokens)
+        args = self.parse_args(tokens)
+        # Check the name a result goes to before any work, not after a long embed.
+        if getattr(args, "out", None) is not None:
+            _assignable(args.out, f"{self.prog} -o")
+        return args
 
 
 def _split(line: str, prog: str) -> list[str]:
@@ -112,9 +118,34 @@ def _options_then_text(line: str, parser: _Parser) -> tuple[argparse.Namespace, 
     return parser.parse(options), text
 
 
-def _identifier(name: str, flag: str) -> str:
+# Names IPython keeps for itself: assigning one breaks later cells (In, Out, get_ipython...).
+_IPYTHON_NAMES = frozenset(
+    {"In", "Out", "get_ipython", "exit", "quit", "display", "open", "_", "__", "___"}
+    | {"_ih", "_oh", "_dh", "_sh", "_i", "_ii", "_iii"}
+)
+_IPYTHON_PATTERN = re.compile(r"_i?\d+")  # _1, _i1: the output and input history
+
+
+def _assignable(name: str, flag: str, reserved: Collection[str] = ()) -> str:
+    """``name`` if a magic may store a result under it, else a one-line UsageError.
+
+    Refused: what is not an identifier, keywords, dunder names (``__builtins__``), IPython's
+    own names (``get_ipython``, ``In``, ``_``, ``_i1``...) and builtins (``print``, ``list``),
+    since overwriting any of them breaks the cells (or the magics) that follow.
+    """
+    why = ""
     if not name.isidentifier():
-        raise UsageError(f"{flag} needs a Python variable name, not {name!r}")
+        why = "it is not a Python identifier"
+    elif keyword.iskeyword(name):
+        why = "it is a Python keyword"
+    elif name.startswith("__") and name.endswith("__"):
+        why = "names like __x__ belong to Python"
+    elif name in _IPYTHON_NAMES or name in reserved or _IPYTHON_PATTERN.fullmatch(name):
+        why = "IPython uses that name"
+    elif hasattr(builtins, name):
+        why = "it would hide a Python builtin"
+    if why:
+        raise UsageError(f"{flag} {name!r}: choose another variable name ({why})")
     return name
 
 
@@ -214,6 +245,11 @@ _MODEL_LOAD.add_argument("--ctx", type=int, help="context size in tokens")
 _MODEL_LOAD.add_argument("--threads", type=int, help="CPU threads")
 
 
+class _ConfigError(UsageError, TraitError):
+    """A refused ``%config`` value: a TraitError, so traitlets keeps the old value, and a
+    UsageError, so IPython shows one line instead of a traceback."""
+
+
 def _widget(build: Callable[[Any], Any]) -> Any:
     """Build a widget from ``embed_nb.widgets``; None (and a one-line note) without its bundle."""
     from . import widgets
@@ -258,12 +294,30 @@ class EmbedMagics(Magics, Configurable):
             ]
             shell.configurables.append(self)
 
+    # A bad %config value is refused on assignment (and the old value kept), as one line.
+
     @validate("normalize")
     def _check_normalize(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if value < -1:
-            raise TraitError("normalize must be -1, 0, 1, 2 or an integer p > 2")
+        from .engine.normalize import check_normalize
+
+        try:
+            return check_normalize(proposal["value"])
+        except EmbedNbError as error:
+            raise _ConfigError(f"EmbedMagics.normalize: {error}") from None
+
+    @validate("cache_dir")
+    def _check_cache_dir(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if "\x00" in value:
+            raise _ConfigError("EmbedMagics.cache_dir: a directory name cannot hold a NUL")
         return value
+
+    @validate("default_model")
+    def _check_default_model(self, proposal: dict[str, Any]) -> str:
+        try:
+            return registry.checked_source(proposal["value"])
+        except EmbedNbError as error:
+            raise _ConfigError(f"EmbedMagics.default_model: {error}") from None
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -291,16 +345,19 @@ class EmbedMagics(Magics, Configurable):
             return None
         return self._model(name)
 
-    def _vectors(self, data: Any, model: Any) -> Any:
-        """Embeddings or an array as they are; texts embedded (through the cache)."""
+    def _vectors(self, data: Any, model: Any, job: str) -> Any:
+        """Embeddings or an array as they are (the widget checks them); texts embedded
+        (through the cache) with a model that gives embeddings, not reranker scores."""
         import numpy as np
 
         from . import api
         from .results import Embeddings
 
-        if isinstance(data, Embeddings | np.ndarray):
+        if isinstance(data, Embeddings):
             return data
-        return api.embed(data, model=model, cache=self._cache())
+        if isinstance(data, np.ndarray) and data.dtype.kind not in "OUS":
+            return data
+        return api.embed(data, model=api.vector_model(model, job), cache=self._cache())
 
     def _variable(self, name: str, flag: str = "variable") -> Any:
         parts = name.split(".")
@@ -322,7 +379,8 @@ class EmbedMagics(Magics, Configurable):
 
     def _store(self, name: str | None, value: Any) -> None:
         if name and self.shell is not None:
-            self.shell.user_ns[_identifier(name, "-o")] = value
+            reserved = getattr(self.shell, "user_ns_hidden", {})
+            self.shell.user_ns[_assignable(name, "-o", reserved)] = value
 
     # --- %embed / %%embed ----------------------------------------------------------------
 
@@ -481,7 +539,7 @@ class EmbedMagics(Magics, Configurable):
         b = self._variable(args.b, "B") if args.b is not None else None
         model = self._model_for_inputs(args.model, a, b)
         if b is None and not args.static:
-            vectors = self._vectors(a, model)
+            vectors = self._vectors(a, model, "a similarity matrix")
             widget = _widget(lambda w: w.SimilarityMatrix(vectors))
             if widget is not None:
                 self._store(args.out, widget)
@@ -510,7 +568,7 @@ class EmbedMagics(Magics, Configurable):
             raise UsageError("--labels needs a variable holding a list of labels, not a str")
         model = self._model_for_inputs(args.model, data)
         if not args.static:
-            vectors = self._vectors(data, model)
+            vectors = self._vectors(data, model, "a map")
             # The view's query box embeds in the kernel: give it a model when one is at hand.
             widget = _widget(lambda w: w.ProjectionView(vectors, labels=labels, model=model))
             if widget is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "REGISTRY",
     "ModelRegistry",
     "Resident",
+    "checked_source",
     "current",
     "get",
     "list_models",
@@ -101,7 +102,7 @@ class ModelRegistry:
 
         if name is not None:
             name = _checked_name(name)
-        text = os.fspath(source)
+        text = checked_source(source)
         started = time.perf_counter()
         model = load_model(text, **({"name": name} if name else {}), **options)
         seconds = time.perf_counter() - started
@@ -156,6 +157,11 @@ class ModelRegistry:
         says so.
         """
         if model is not None and not isinstance(model, str):
+            if not callable(getattr(model, "embed", None)) or not hasattr(model, "fingerprint"):
+                raise InvalidInputError(
+                    "model must be a loaded model (from load_model), the name of one in the "
+                    f"registry, or None for the current model, not {type(model).__name__}"
+                )
             return model
         with self._lock:
             if model is not None:
@@ -256,6 +262,29 @@ class ModelRegistry:
             for r in self._residents.values()
         ]
         return "\n".join(lines)
+
+
+def checked_source(source: object) -> str:
+    """A model source as text; a clear error for what cannot name a model (None, a number,
+    bytes, a str holding NUL, a URL that does not parse)."""
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidInputError(
+            "a model source must be a path, hf://owner/repo/file.gguf, a model name or a "
+            f"server URL (a str), not {type(source).__name__}"
+        )
+    text = os.fspath(source)
+    if not isinstance(text, str):
+        raise InvalidInputError("a model source must be a str path, not bytes")
+    if not text.strip() or "\x00" in text:
+        raise InvalidInputError(f"the model source {text!r} is empty or holds a NUL character")
+    if "://" in text:
+        from urllib.parse import urlsplit
+
+        try:
+            urlsplit(text).port  # noqa: B018 (parsing is the check: a bad port or host raises)
+        except ValueError as error:
+            raise InvalidInputError(f"{text!r} is not a valid URL: {error}") from None
+    return text
 
 
 def _checked_name(name: str) -> str:

@@ -355,7 +355,7 @@ def test_a_cache_file_truncated_to_half_is_rebuilt_and_embed_still_works(
     with path.open("r+b") as f:
         f.truncate(path.stat().st_size // 2)
     monkeypatch.setattr(cache, "_CACHES", {})  # a new kernel: nothing in memory
-    with pytest.warns(CacheWarning, match="could not be read"):
+    with pytest.warns(CacheWarning, match="could not be read|damaged"):
         again = run(ip, "%embed -v many")
     assert again.extra["cache_hits"] == 0
     np.testing.assert_allclose(np.asarray(again), np.asarray(first), atol=1e-5)
@@ -417,7 +417,7 @@ def test_an_interrupt_shows_one_line_and_keeps_finished_parts(
         ("%embed --normalize x hello", "invalid int value"),
         ("%embed --normalize -2 hello", "normalize=-2 is not valid"),
         ('%embed "the cat" sat', "unexpected 'sat' after the text"),
-        ("%embed -o 1x hello", "-o needs a Python variable name"),
+        ("%embed -o 1x hello", "-o '1x': choose another variable name"),
         ("%embed -m nope hello", "no model named 'nope' is loaded"),
         ("%embed -v docs.nope", "list has no 'nope'"),
         ("%embed -v 'a b'", "needs a variable name"),

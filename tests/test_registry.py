@@ -86,8 +86,42 @@ def test_get_takes_a_per_call_default(
 
 def test_a_model_object_passes_through(reg: tuple[ModelRegistry, list[str]]) -> None:
     registry, _ = reg
-    sentinel = object()
+    class Duck:  # anything shaped like a model: the API checks what it uses
+        fingerprint = "f"
+
+        def embed(self, texts: object) -> None: ...
+
+    sentinel = Duck()
     assert registry.get(sentinel) is sentinel  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("thing", [123, b"model.gguf", object(), ["a"]])
+def test_what_is_not_a_model_is_a_clear_error(
+    reg: tuple[ModelRegistry, list[str]], thing: object
+) -> None:
+    registry, _ = reg
+    with pytest.raises(InvalidInputError, match="model must be"):
+        registry.get(thing)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        (None, "not NoneType"),
+        (123, "not int"),
+        (b"x.gguf", "not bytes"),
+        ("", "empty"),
+        ("a\x00b.gguf", "NUL"),
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:99999", "not a valid URL"),
+    ],
+)
+def test_what_cannot_name_a_model_is_refused_before_loading(
+    reg: tuple[ModelRegistry, list[str]], source: object, match: str
+) -> None:
+    registry, _ = reg
+    with pytest.raises(InvalidInputError, match=match):
+        registry.load(source)  # type: ignore[arg-type]
 
 
 def test_add_keeps_a_model_loaded_elsewhere(

@@ -15,7 +15,14 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..results import Embeddings
 
-__all__ = ["embed_texts", "fingerprint", "label_codes", "unit_rows", "vectors_and_texts"]
+__all__ = [
+    "bounded_int",
+    "embed_texts",
+    "fingerprint",
+    "label_codes",
+    "unit_rows",
+    "vectors_and_texts",
+]
 
 EmbedFn = Callable[[list[str]], Any]
 
@@ -24,7 +31,9 @@ def _is_text_list(data: object) -> bool:
     if isinstance(data, str):
         return False
     if isinstance(data, np.ndarray):
-        return data.dtype.kind in "OUS" and data.ndim == 1 and len(data) > 0
+        if data.ndim != 1 or len(data) == 0 or data.dtype.kind not in "OUS":
+            return False
+        return data.dtype.kind != "O" or all(isinstance(t, str) for t in data)
     if hasattr(data, "tolist") and hasattr(data, "dtype"):  # a pandas Series
         data = data.tolist()
     return isinstance(data, Sequence) and len(data) > 0 and all(isinstance(t, str) for t in data)
@@ -32,51 +41,78 @@ def _is_text_list(data: object) -> bool:
 
 def embed_texts(texts: list[str], model: Any = None) -> np.ndarray:
     """Embed texts with ``model``: a callable ``f(texts) -> (n, d)``, an object with
-    ``.embed(texts)``, a registry name, or None (the kernel's current model)."""
+    ``.embed(texts)``, a registry name, or None (the kernel's current model).
+
+    A reranker or a per-token model is refused (its outputs are not vectors to compare).
+    """
+    from .. import api  # late: loads the engine only when texts must be embedded
+
     if model is not None and hasattr(model, "embed"):
+        if hasattr(model, "pooling") and hasattr(model, "fingerprint"):
+            api.vector_model(model, "this view")
         result = model.embed(texts)
     elif callable(model):
         result = model(texts)
     else:
-        from .. import api  # late: loads the engine only when texts must be embedded
-
-        result = api.embed(texts, model=model)
-    array = np.asarray(result, dtype=np.float32)
+        result = api.embed(texts, model=api.vector_model(model, "this view"))
+    if isinstance(result, Embeddings):
+        return api.checked_matrix(result, "the embedded texts")
+    array = _numeric(result, "the embedding function's result")
     if array.ndim == 1:
         array = array[None, :]
     return array
 
 
+def _numeric(data: object, what: str) -> np.ndarray:
+    """``data`` as a numpy array, or a clear error for ragged or odd input."""
+    try:
+        return np.asarray(data)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError(
+            f"{what} is not an (n, d) array of numbers ({error}); pass float vectors"
+        ) from None
+
+
+def _text_list(texts: object) -> list[str]:
+    """Texts given beside vectors: a list (or array, or Series) with one str per vector."""
+    if isinstance(texts, str | bytes) or not hasattr(texts, "__len__"):
+        raise InvalidInputError(
+            f"texts must be a list with one str per vector, not {type(texts).__name__}"
+        )
+    values = texts.tolist() if hasattr(texts, "tolist") else list(texts)  # type: ignore[union-attr]
+    return [str(t) for t in values]
+
+
 def vectors_and_texts(
     data: Any, texts: Sequence[str] | None = None, model: Any = None
 ) -> tuple[np.ndarray, list[str] | None]:
-    """``(float32 (n, d) vectors, texts or None)`` from an Embeddings, an array or texts."""
+    """``(float32 (n, d) vectors, texts or None)`` from an Embeddings, an array or texts.
+
+    The vectors are checked as every comparison checks them (:func:`embed_nb.api.checked_matrix`):
+    numbers only, at least 2 dimensions, no NaN or infinity.
+    """
+    from ..api import checked_matrix
+
     found: list[str] | None
     if isinstance(data, Embeddings):
-        if data.vectors is None:
-            raise InvalidInputError("per-token embeddings (pooling 'none') cannot be shown")
-        vectors = np.asarray(data, dtype=np.float32)
-        if vectors.ndim == 1:
-            vectors = vectors[None, :]
-        found = list(texts) if texts is not None else list(data.texts)
+        vectors = checked_matrix(data, "the embeddings")
+        found = _text_list(texts) if texts is not None else list(data.texts)
     elif _is_text_list(data):
         found = [str(t) for t in data]
         vectors = embed_texts(found, model)
     else:
-        vectors = np.asarray(data, dtype=np.float32)
-        found = list(texts) if texts is not None else None
-    if vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise InvalidInputError(
-            f"expected embeddings of shape (n, d) with n >= 1, not {vectors.shape}"
-        )
-    if not np.isfinite(vectors).all():
-        raise InvalidInputError("the embeddings contain NaN or infinite values")
-    if found is not None:
-        if len(found) != len(vectors):
+        array = _numeric(data, "data")
+        if array.ndim != 2 or array.shape[0] == 0:
             raise InvalidInputError(
-                f"{len(found)} texts for {len(vectors)} vectors: pass one text per vector"
+                f"expected embeddings of shape (n, d) with n >= 1, not {array.shape}"
             )
-        found = [str(t) for t in found]
+        vectors = checked_matrix(array, "the embeddings")
+        found = _text_list(texts) if texts is not None else None
+    vectors = checked_matrix(vectors, "the embeddings")
+    if found is not None and len(found) != len(vectors):
+        raise InvalidInputError(
+            f"{len(found)} texts for {len(vectors)} vectors: pass one text per vector"
+        )
     return vectors, found
 
 
@@ -101,11 +137,20 @@ def label_codes(labels: Sequence[Any] | None, n: int) -> tuple[np.ndarray | None
     """Integer codes (in order of first appearance) and their names for per-point labels."""
     if labels is None:
         return None, []
-    values = list(labels.tolist() if hasattr(labels, "tolist") else labels)
-    if len(values) != n:
-        raise InvalidInputError(f"{len(values)} labels for {n} points: pass one label per point")
+    from ..api import checked_labels
+
+    values = checked_labels(labels, n)
     names: dict[str, int] = {}
     codes = np.empty(n, dtype=np.int64)
     for i, value in enumerate(values):
         codes[i] = names.setdefault(str(value), len(names))
     return codes, list(names)
+
+
+def bounded_int(value: object, name: str, low: int, high: int) -> int:
+    """An int option from ``low`` to ``high``, or an :class:`InvalidInputError` saying so."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidInputError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise InvalidInputError(f"{name} must be from {low:,} to {high:,}, not {value}")
+    return int(value)

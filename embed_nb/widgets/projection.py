@@ -17,13 +17,24 @@ import traitlets
 
 from ..errors import InvalidInputError
 from ._base import IndexArray, WidgetBase, binary, clip_text
-from ._inputs import embed_texts, fingerprint, label_codes, unit_rows, vectors_and_texts
+from ._inputs import (
+    bounded_int,
+    embed_texts,
+    fingerprint,
+    label_codes,
+    unit_rows,
+    vectors_and_texts,
+)
 from ._static import OTHER_COLOR, category_palette, hex_to_rgb, png_base64
 
 __all__ = ["ProjectionView", "cluster_keywords", "pca_2d"]
 
 # At most this many named colour categories; the rest share "other".
 MAX_CATEGORIES = 20
+# Bounds of the options: more clusters than this cannot be told apart (and KMeans slows).
+MAX_CLUSTERS = 256
+MAX_K = 1000
+COLOR_MODES = ("label", "kmeans", "hdbscan", "none")
 # Layouts computed in this process, by embeddings fingerprint and options.
 _UMAP_CACHE: dict[str, np.ndarray] = {}
 _UMAP_LOCK = threading.Lock()
@@ -137,6 +148,13 @@ class ProjectionView(WidgetBase):
         umap_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if color_by not in (None, *COLOR_MODES):
+            raise InvalidInputError(f"color_by must be one of {COLOR_MODES}, not {color_by!r}")
+        n_clusters = bounded_int(n_clusters, "n_clusters", 1, MAX_CLUSTERS)
+        k = bounded_int(k, "k", 1, MAX_K)
+        if umap_options is not None and not isinstance(umap_options, dict):
+            kind = type(umap_options).__name__
+            raise InvalidInputError(f"umap_options must be a dict, not {kind}")
         vectors, found = vectors_and_texts(data, texts, model)
         n = len(vectors)
         self._n_points = n

@@ -9,8 +9,10 @@ import numpy as np
 import traitlets
 
 from ..engine.inputs import rerank_inputs
+from ..errors import InvalidInputError
 from ..results import RerankResult
 from ._base import WidgetBase, binary
+from ._inputs import bounded_int
 
 __all__ = ["RerankList"]
 
@@ -54,6 +56,9 @@ class RerankList(WidgetBase):
         **kwargs: Any,
     ) -> None:
         docs = rerank_inputs(query, documents, None)  # the checks of every rerank
+        top_n = bounded_int(top_n, "top_n", 1, 2**31 - 1)
+        if not isinstance(live, bool):
+            raise InvalidInputError(f"live must be True or False, not {live!r}")
         super().__init__(**kwargs)
         self._texts = docs
         self._model = model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ import traitlets
 
 from ..errors import InvalidInputError
 from ._base import WidgetBase, binary, clip_text
-from ._inputs import label_codes, unit_rows, vectors_and_texts
+from ._inputs import bounded_int, label_codes, unit_rows, vectors_and_texts
 from ._static import category_palette, hex_to_rgb, png_base64, viridis
 
 __all__ = ["SimilarityMatrix", "cluster_order", "similarity_payload"]
@@ -116,8 +117,11 @@ class SimilarityMatrix(WidgetBase):
     ) -> None:
         if order not in ("cluster", "input"):
             raise InvalidInputError(f"order must be 'cluster' or 'input', not {order!r}")
-        if max_size < 2:
-            raise InvalidInputError("max_size must be at least 2")
+        # The matrix is built in full (float32 scores plus the uint8 picture): keep it within
+        # the budget every similarity matrix has.
+        from ..api import SIMILARITY_MAX_BYTES
+
+        max_size = bounded_int(max_size, "max_size", 2, math.isqrt(SIMILARITY_MAX_BYTES // 5))
         vectors, found = vectors_and_texts(data, texts, model)
         n = len(vectors)
         codes, names = label_codes(labels, n)

@@ -28,12 +28,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from .errors import EmbedNbError, InputTooLongError, InvalidInputError, ModelNotFoundError
+from .files import FileAccessError, atomic_write, describe, read_capped
 from .models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -60,6 +60,15 @@ class _UsageError(EmbedNbError):
 
 # --------------------------------------------------------------------------------------------
 # Argument parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake as one line (no usage block): ``embed-nb: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROG).strip()
+        where = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message}{where}\n")
 
 
 def _gpu_layers(value: str) -> int | None:
@@ -117,7 +126,7 @@ def _add_model_options(parser: argparse.ArgumentParser, *, model_required: bool 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``embed-nb`` argument parser with its ``embed``, ``rerank`` and ``info`` commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Text embeddings and reranking on a llama.cpp engine.",
         allow_abbrev=False,
@@ -266,12 +275,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
-        # The reader (e.g. `head`) went away: stop quietly, and keep Python's exit-time flush
-        # from raising again on the closed pipe.
+        # The reader (e.g. `head`) went away: stop quietly.
+        _drop_stdout()
+        return EXIT_FAILURE
+    except OSError as error:
+        # Mostly stdout itself failing (a full disk, /dev/full); say so in one line.
+        _drop_stdout()
+        return _fail(f"cannot write the output: {describe(error, writing=True)}", EXIT_FAILURE)
+    except Exception as error:  # a bug: one line, and the way to see the whole story
+        if os.environ.get("EMBED_NB_DEBUG"):
+            raise
+        return _fail(
+            f"unexpected {type(error).__name__}: {error} (set EMBED_NB_DEBUG=1 for the "
+            "traceback, and please report it)",
+            EXIT_FAILURE,
+        )
+    return 0
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so Python's exit-time flush of what is still buffered cannot
+    fail again (on a closed pipe or a full disk) and print a traceback after our message."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILURE
-    return 0
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to protect
+        pass
 
 
 def _fail(message: str, status: int) -> int:
@@ -308,17 +337,29 @@ def _write(text: str) -> None:
 # Reading texts
 
 
+#: The most bytes one -f file (or stdin) may hold; more is refused, not read (``/dev/zero``).
+MAX_INPUT_BYTES = 64 * 1024**2
+
+
 def _read_text(path: str) -> str:
-    """A file's text with one trailing newline dropped (llama.cpp's -f does the same)."""
+    """A file's text with one trailing newline dropped (llama.cpp's -f does the same).
+
+    At most :data:`MAX_INPUT_BYTES` are read; a larger file (or an endless one) is refused.
+    """
     try:
         if path == "-":
             # Bytes when there are any, so stdin decodes as UTF-8 whatever the locale says.
             stdin = getattr(sys.stdin, "buffer", None)
-            text = sys.stdin.read() if stdin is None else stdin.read().decode("utf-8")
+            if stdin is None:
+                text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+                if len(text) > MAX_INPUT_BYTES:
+                    raise _UsageError(f"stdin holds more than {MAX_INPUT_BYTES:,} characters")
+            else:
+                text = read_capped(stdin, MAX_INPUT_BYTES).decode("utf-8")
         else:
-            text = Path(path).read_bytes().decode("utf-8")
-    except OSError as error:
-        raise _UsageError(f"cannot read {path}: {error.strerror or error}") from None
+            text = read_capped(path, MAX_INPUT_BYTES).decode("utf-8")
+    except FileAccessError as error:
+        raise _UsageError(str(error)) from None
     except UnicodeDecodeError as error:
         where = "stdin" if path == "-" else path
         raise _UsageError(
@@ -365,9 +406,11 @@ def _embed_command(args: argparse.Namespace) -> None:
         mode = check_normalize(2 if args.embd_normalize is None else args.embd_normalize)
     except InvalidInputError as error:
         raise _UsageError(str(error).replace("normalize=", "--embd-normalize ", 1)) from None
+    if not args.cls_separator:
+        raise _UsageError("--cls-separator must not be empty")
     texts = _gather_texts(args.inputs, args.embd_separator)
-    if args.output is not None and not args.output.endswith(".npy"):
-        raise _UsageError(f"-o {args.output}: the output file must end in .npy")
+    if args.output is not None:
+        _check_output(args.output)
     pooling = {"pooling": args.pooling} if args.pooling else {}
     with _load(args, **pooling) as model:
         if model.is_reranker and args.embd_normalize is None:
@@ -376,7 +419,9 @@ def _embed_command(args: argparse.Namespace) -> None:
             mode = -1
         printed = _embed_rows(model, texts, mode, args)
     if args.output is not None:
-        np.save(args.output, printed.rows)
+        # Atomic: a failed write (full disk, ulimit -f) leaves an older file whole.
+        with atomic_write(args.output) as handle:
+            np.save(handle, printed.rows)
         n, d = printed.rows.shape
         print(f"{PROG}: saved {n} x {d} float32 embeddings to {args.output}", file=sys.stderr)
     fmt = args.embd_output_format
@@ -384,6 +429,17 @@ def _embed_command(args: argparse.Namespace) -> None:
         fmt = None if args.output is not None else ""
     if fmt is not None:
         _write(format_output(printed, fmt))
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output path that cannot work before the (slow) model load."""
+    if not path.endswith(".npy"):
+        raise _UsageError(f"-o {path}: the output file must end in .npy")
+    if os.path.isdir(path):
+        raise _UsageError(f"-o {path}: that is a directory; give a file name ending in .npy")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise _UsageError(f"-o {path}: the directory {directory} does not exist; create it first")
 
 
 def _embed_rows(model: Model, texts: list[str], mode: int, args: argparse.Namespace) -> _Printed:

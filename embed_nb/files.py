@@ -25,7 +25,13 @@ from typing import IO, Any, BinaryIO
 
 from .errors import EmbedNbError
 
-__all__ = ["DEFAULT_MAX_READ_BYTES", "FileAccessError", "atomic_write", "read_capped"]
+__all__ = [
+    "DEFAULT_MAX_READ_BYTES",
+    "FileAccessError",
+    "atomic_write",
+    "describe",
+    "read_capped",
+]
 
 #: The most bytes :func:`read_capped` reads by default (64 MiB: about 100k paragraphs).
 DEFAULT_MAX_READ_BYTES = 64 * 1024**2
@@ -40,9 +46,11 @@ class FileAccessError(EmbedNbError, OSError):
     """
 
 
-def describe(error: OSError) -> str:
-    """A short reason for an OSError: its ``strerror`` and a hint for the common cases."""
+def describe(error: OSError, *, writing: bool = False) -> str:
+    """A short reason for an OSError: its ``strerror``, and for a write a hint on what to do."""
     reason = error.strerror or str(error) or type(error).__name__
+    if not writing:
+        return reason
     hints = {
         errno.ENOENT: "; create the directory first",
         errno.EACCES: "; choose a directory you may write to",
@@ -92,7 +100,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
             with open(target, mode, encoding=encoding) as handle:
                 yield handle
         except OSError as error:
-            raise FileAccessError(f"cannot write {target}: {describe(error)}") from None
+            raise FileAccessError(
+                f"cannot write {target}: {describe(error, writing=True)}"
+            ) from None
         return
     directory = os.path.dirname(os.path.abspath(target))
     try:
@@ -100,7 +110,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
             prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
         )
     except OSError as error:
-        raise FileAccessError(f"cannot write {target}: {describe(error)}") from None
+        raise FileAccessError(f"cannot write {target}: {describe(error, writing=True)}") from None
     try:
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
@@ -112,7 +122,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(error, OSError) and not isinstance(error, FileAccessError):
-            raise FileAccessError(f"cannot write {target}: {describe(error)}") from None
+            raise FileAccessError(
+                f"cannot write {target}: {describe(error, writing=True)}"
+            ) from None
         raise
 
 

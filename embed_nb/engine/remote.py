@@ -14,339 +14,120 @@ With ``kind="llama-server"`` it uses llama.cpp's own endpoints:
 With ``kind="openai"`` it speaks only ``POST {base}/embeddings`` in OpenAI's shape.
 
 A call is split into several requests sent at once (the server decodes them in parallel slots).
-Connection errors and 503 are retried with exponential backoff a bounded number of times; any
-other 4xx/5xx becomes a :class:`~embed_nb.errors.RemoteError` carrying the server's own message.
-A result is returned only when every request of the call succeeded: nothing partial escapes.
-The API key is kept in a :class:`Secret` and never appears in a repr, an error or a log.
+Connection errors and 503 are retried with exponential backoff a bounded number of times, all
+within the request's ``timeout``; any other status becomes a :class:`~embed_nb.errors.RemoteError`
+carrying the server's own message. Every answer is checked against what the request asked and
+what the server said of itself (:mod:`._remote_answers`), and a result is returned only when
+every request of the call succeeded: nothing partial or malformed escapes.
+
+The API key is kept in a :class:`Secret`, sent only where :func:`resolve_api_key` allows, and
+every text that leaves this class (errors, repr, ``info``, names) is scrubbed of it.
+
+The parts live in private modules: ``_remote_secret`` (key policy, scrubbing), ``_remote_http``
+(URL, transport, deadline, size caps) and ``_remote_answers`` (validation).
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
-import http.client
 import json
 import math
-import os
-import random
-import socket
-import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError
+from ..errors import (
+    EmbedNbError,
+    InvalidInputError,
+    ModelClosedError,
+    NotARerankerError,
+    RemoteError,
+)
 from ..results import Embeddings, RerankResult, rank_hits
+from . import _remote_answers as answers
+from ._remote_http import (
+    CONNECTION_ERRORS,
+    RETRY_STATUSES,
+    Endpoint,
+    Reply,
+    RetryPolicy,
+    Transport,
+    server_message,
+)
+from ._remote_secret import (
+    API_KEY_ENV,
+    HOSTS_ENV,
+    Scrubber,
+    Secret,
+    env_key_skipped,
+    known_secrets,
+    resolve_api_key,
+)
 from .info import ModelInfo
 from .inputs import as_text_list, rerank_inputs, token_id_lists, utf8
 from .normalize import check_normalize
 from .normalize import normalize as normalize_vectors
 
-__all__ = ["KINDS", "RemoteModel", "Secret"]
+__all__ = [
+    "API_KEY_ENV",
+    "CONNECTION_ERRORS",
+    "HOSTS_ENV",
+    "KINDS",
+    "RETRY_STATUSES",
+    "Endpoint",
+    "RemoteModel",
+    "RetryPolicy",
+    "Secret",
+    "Transport",
+    "resolve_api_key",
+    "server_message",
+]
 
 KINDS = ("llama-server", "openai")
-#: Environment variables read for the API key, in order, when no ``api_key`` is passed.
-API_KEY_ENV = {
-    "llama-server": ("EMBED_NB_API_KEY", "LLAMA_API_KEY"),
-    "openai": ("EMBED_NB_API_KEY", "OPENAI_API_KEY"),
-}
-#: Retried: the server may be starting up (llama-server answers 503 while it loads a model).
-RETRY_STATUSES = frozenset({503})
-# Errors that mean "no answer came": safe to retry, since embedding requests are idempotent.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,  # refused, reset, aborted, BrokenPipe
-    http.client.RemoteDisconnected,
-    http.client.IncompleteRead,
-    http.client.BadStatusLine,
-    socket.gaierror,
-)
 POOLED = "pooled"  # the server pools (mean, cls or last): which one it does not say
-USER_AGENT = "embed_nb"
+POOLINGS = ("mean", "cls", "last", "none", "rank", POOLED)
+# What the fingerprint probe embeds: fixed, so that the same server always gives the same hash.
+PROBE_TEXT = "embed_nb fingerprint probe: the quick brown fox"
+# Upper bounds for options: beyond them a value is a typo, and some would overflow C timeouts
+# or start a thread per unit.
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_RETRIES = 100
+MAX_CONCURRENCY = 64
+MAX_BATCH = 4096
+MAX_ID = 4096  # characters of a model id sent back to the server
+NAME_LIMIT = 200  # characters of a server-supplied name or path that is shown
 
 T = TypeVar("T")
 ProgressFn = Callable[[int, int], None]
 
 
-class Secret:
-    """A string that never shows itself: its repr and str are ``'***'``."""
+def _shielded(method: Callable[..., T]) -> Callable[..., T]:
+    """Run ``method`` so that no exception leaves it showing a key (the last line of defence:
+    messages are scrubbed where they are made, and this catches any that were not)."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The real value, for the one place that needs it: the Authorization header."""
-        return self._value
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every occurrence of the secret replaced by ``***``."""
-        return text.replace(self._value, "***") if self._value else text
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-def resolve_api_key(api_key: str | Secret | None, kind: str) -> Secret | None:
-    """The key from the argument, else from the first environment variable that is set."""
-    if isinstance(api_key, Secret):
-        return api_key
-    if api_key is not None:
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise InvalidInputError("api_key must be a non-empty str")
-        return Secret(api_key.strip())
-    for var in API_KEY_ENV[kind]:
-        value = os.environ.get(var, "").strip()
-        if value:
-            return Secret(value)
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP transport
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and a little jitter.
-
-    Attempt ``k`` (from 1) waits ``backoff * 2**(k-1)`` seconds (times 1..1.25) before
-    trying again, so the default 4 retries from 0.25 s span about 4 s: enough for a server
-    restart, short enough that a dead server is reported quickly.
-    """
-
-    retries: int = 4
-    backoff: float = 0.25
-
-    def delays(self) -> Iterator[float]:
-        for k in range(self.retries):
-            yield self.backoff * (2**k) * (1 + random.random() / 4)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the server is: scheme, host, port and the path prefix every route goes under."""
-
-    scheme: str
-    host: str
-    port: int
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> Endpoint:
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(
-                f"{url!r} is not an http(s) URL; write it like http://127.0.0.1:8080"
-            )
-        if parts.username or parts.password:
-            raise InvalidInputError(
-                "put the API key in api_key= (or EMBED_NB_API_KEY), not in the URL"
-            )
-        if parts.query or parts.fragment:
-            raise InvalidInputError(f"the server URL must not have a query or fragment: {url!r}")
+    @functools.wraps(method)
+    def wrapper(self: RemoteModel, *args: Any, **kwargs: Any) -> T:
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise InvalidInputError(f"{url!r} has an invalid port") from None
-        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.prefix}"
-
-
-class Transport:
-    """JSON over keep-alive HTTP connections, one per thread, with retries and clear errors."""
-
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        *,
-        api_key: Secret | None,
-        timeout: float,
-        connect_timeout: float,
-        retry: RetryPolicy,
-    ) -> None:
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.retry = retry
-        self._api_key = api_key
-        self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
-        self._all_lock = threading.Lock()
-        self._ssl = ssl.create_default_context() if endpoint.scheme == "https" else None
-
-    # --- connections ----------------------------------------------------------------------
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection, connected; the flag says it was already open (reused)."""
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            ep = self.endpoint
-            if self._ssl is not None:
-                conn = http.client.HTTPSConnection(
-                    ep.host, ep.port, timeout=self.connect_timeout, context=self._ssl
-                )
-            else:
-                conn = http.client.HTTPConnection(ep.host, ep.port, timeout=self.connect_timeout)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        if conn.sock is not None:
-            return conn, True
-        try:
-            conn.connect()
-        except TimeoutError:
-            conn.close()
-            raise ConnectionError(f"connect timed out after {self.connect_timeout:g} s") from None
-        # connect_timeout bounds the connect; timeout bounds every wait for the answer.
-        assert conn.sock is not None
-        conn.sock.settimeout(self.timeout)
-        return conn, False
-
-    def close(self) -> None:
-        """Close every connection any thread opened."""
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
-
-    # --- requests ---------------------------------------------------------------------------
-
-    def _headers(self, has_body: bool) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if has_body:
-            headers["Content-Type"] = "application/json"
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
-        return headers
-
-    def _once(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
-        conn, reused = self._connection()
-        try:
-            return self._exchange(conn, method, path, body)
-        except CONNECTION_ERRORS:
-            if not reused:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            scrubber: Scrubber | None = getattr(self, "_scrubber", None)
+            if scrubber is None:
                 raise
-        # The server closed an idle keep-alive connection (llama-server does after 5 s):
-        # that is no fault, so try once more at once on a new connection, without backoff.
-        conn, _ = self._connection()
-        return self._exchange(conn, method, path, body)
+            text = str(error)
+            clean = scrubber.scrub(text)
+            if clean == text:
+                raise
+            if isinstance(error, EmbedNbError):
+                error.args = (clean,)
+                raise
+            raise RemoteError(scrubber.clean(f"{type(error).__name__}: {clean}", 500)) from None
 
-    def _exchange(
-        self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None
-    ) -> tuple[int, str, bytes]:
-        try:
-            conn.request(method, self.endpoint.prefix + path, body, self._headers(body is not None))
-            response = conn.getresponse()
-            data = response.read()
-        except BaseException:
-            conn.close()  # a half-used connection must not be reused
-            raise
-        if response.will_close:
-            conn.close()
-        return response.status, response.reason, data
-
-    def request(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
-        """Send one request, retrying connection errors and 503; return (status, body).
-
-        Raises:
-            RemoteError: the server could not be reached after every retry, or gave no answer
-                within the timeout.
-        """
-        body = None if payload is None else json.dumps(payload).encode("utf-8")
-        what = f"{method} {self.endpoint.url}{path}"
-        delays = self.retry.delays()
-        while True:
-            try:
-                status, _reason, data = self._once(method, path, body)
-            except TimeoutError:
-                # Not retried: a slow server would only get more work.
-                raise RemoteError(
-                    f"{what} got no answer within {self.timeout:g} s; the server is busy or "
-                    "stuck. Raise timeout= or send fewer texts per call"
-                ) from None
-            except CONNECTION_ERRORS as error:
-                delay = next(delays, None)
-                if delay is None:
-                    raise RemoteError(
-                        f"could not reach the server: {what} failed after "
-                        f"{self.retry.retries + 1} attempts ({self._describe(error)}). "
-                        "Is it running, and is the URL right?"
-                    ) from None
-                time.sleep(delay)
-                continue
-            if status in RETRY_STATUSES:
-                delay = next(delays, None)
-                if delay is not None:
-                    time.sleep(delay)
-                    continue
-            return status, data
-
-    def call(self, method: str, path: str, payload: Any = None) -> Any:
-        """Like :meth:`request`, and parse the JSON answer; any 4xx/5xx raises RemoteError."""
-        status, data = self.request(method, path, payload)
-        what = f"{method} {path}"
-        if status >= 400:
-            raise RemoteError(
-                self.scrub(f"the server answered {status} to {what}: {server_message(data)}"),
-                status=status,
-            )
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise RemoteError(
-                self.scrub(
-                    f"the server answered {what} with something that is not JSON: "
-                    f"{_snippet(data)!r}"
-                ),
-                status=status,
-            ) from None
-
-    def scrub(self, text: str) -> str:
-        """``text`` with the API key blanked out, should a server ever echo it."""
-        return self._api_key.scrub(text) if self._api_key is not None else text
-
-    def _describe(self, error: BaseException) -> str:
-        return self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
-
-
-def server_message(data: bytes) -> str:
-    """The server's own words from an error body (llama-server, OpenAI, TEI or plain text)."""
-    try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return _snippet(data) or "(no message)"
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            for key in ("message", "detail", "error"):
-                if isinstance(error.get(key), str):
-                    return str(error[key])
-        if isinstance(error, str):
-            return error
-    return _snippet(data)
-
-
-def _snippet(data: bytes, limit: int = 200) -> str:
-    text = data.decode("utf-8", "replace").strip()
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-# --------------------------------------------------------------------------------------------
-# The model
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -375,10 +156,12 @@ class RemoteModel:
         kind: ``"llama-server"`` (all of llama.cpp's endpoints) or ``"openai"``
             (``/embeddings`` only).
         api_key: sent as ``Authorization: Bearer``. Default: ``$EMBED_NB_API_KEY``, then
-            ``$LLAMA_API_KEY`` (llama-server) or ``$OPENAI_API_KEY`` (openai).
+            ``$LLAMA_API_KEY`` (llama-server) or ``$OPENAI_API_KEY`` (openai), but only to a
+            loopback host or one listed in ``$EMBED_NB_API_KEY_HOSTS`` (see docs/remote.md).
         model: the model name to send. Default: the only one ``/models`` lists.
         name: the display name. Default: the model name.
-        timeout: seconds to wait for each answer (a call may send many requests).
+        timeout: seconds one request may take, from connecting to the last byte of the
+            answer, retries and their backoff included (a call may send many requests).
         connect_timeout: seconds to wait for a connection.
         retries: how many times a connection error or 503 is retried (backoff doubles).
         backoff: the first retry's delay in seconds.
@@ -387,8 +170,15 @@ class RemoteModel:
         max_tokens: the longest input, for :attr:`max_tokens` (the server still decides).
         pooling: a label for the server's pooling (``"mean"``, ``"cls"``, ``"last"``), which
             no endpoint reports; default ``"pooled"``. ``none`` and ``rank`` are detected.
+        allow_insecure: send an API key over plain http to a host that is not loopback.
+            Off by default: anyone on the network path could read it.
+
+    Raises:
+        InvalidInputError: a bad URL or option, or a key that may not be sent there.
+        RemoteError: the server cannot be reached or does not answer as a server should.
     """
 
+    @_shielded
     def __init__(
         self,
         url: str,
@@ -405,16 +195,25 @@ class RemoteModel:
         batch_size: int = 32,
         max_tokens: int | None = None,
         pooling: str | None = None,
+        allow_insecure: bool = False,
     ) -> None:
-        if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        for label, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidInputError(f"{label} must be a positive number of seconds")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InvalidInputError("retries must be a non-negative integer")
-        if not isinstance(backoff, int | float) or backoff < 0:
-            raise InvalidInputError("backoff must be a non-negative number of seconds")
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}")
+        timeout = _seconds("timeout", timeout, positive=True)
+        connect_timeout = _seconds("connect_timeout", connect_timeout, positive=True)
+        backoff = _seconds("backoff", backoff, positive=False)
+        retries = _bounded_int("retries", retries, 0, MAX_RETRIES)
+        self.batch_size = _bounded_int("batch_size", batch_size, 1, MAX_BATCH)
+        if concurrency is not None:
+            concurrency = _bounded_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
+        if max_tokens is not None:
+            max_tokens = _bounded_int("max_tokens", max_tokens, 1, answers.MAX_CTX)
+        if pooling is not None and (not isinstance(pooling, str) or pooling not in POOLINGS):
+            raise InvalidInputError("pooling must be mean, cls, last, none or rank")
+        model = _optional_text("model", model, MAX_ID)
+        name = _optional_text("name", name, NAME_LIMIT)
+        if type(allow_insecure) is not bool:
+            raise InvalidInputError("allow_insecure must be True or False")
         self.kind = kind
         endpoint = Endpoint.parse(url)
         if kind == "llama-server":
@@ -425,14 +224,17 @@ class RemoteModel:
         elif not endpoint.prefix:
             endpoint = Endpoint(endpoint.scheme, endpoint.host, endpoint.port, "/v1")
         self.url = endpoint.url
+        key = resolve_api_key(api_key, kind, self.url, allow_insecure=allow_insecure)
+        self._scrubber = Scrubber(known_secrets(key))
+        self._skipped_key = None if key is not None else env_key_skipped(kind, self.url)
         self._transport = Transport(
             endpoint,
-            api_key=resolve_api_key(api_key, kind),
-            timeout=float(timeout),
-            connect_timeout=float(connect_timeout),
-            retry=RetryPolicy(retries, float(backoff)),
+            api_key=key,
+            scrubber=self._scrubber,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retry=RetryPolicy(retries, backoff),
         )
-        self.batch_size = _positive_int("batch_size", batch_size)
         self._closed = False
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -441,6 +243,35 @@ class RemoteModel:
         except BaseException:
             self._transport.close()
             raise
+
+    # --- talking to the server ------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, payload: Any = None, *, limit: int) -> Any:
+        """One JSON request; a 401/403 says so when an environment key was held back."""
+        reply = self._transport.request(method, path, payload, limit=limit)
+        self._check(reply, f"{method} {path}")
+        return self._transport.parse_json(reply.body, f"{method} {path}")
+
+    def _check(self, reply: Reply, what: str) -> None:
+        try:
+            self._transport.check_status(reply, what)
+        except RemoteError as error:
+            if error.status in (401, 403) and self._skipped_key is not None:
+                raise RemoteError(
+                    f"{error} (the key in ${self._skipped_key} was not sent to this host: list "
+                    f"it in ${HOSTS_ENV}, or pass api_key=)",
+                    status=error.status,
+                ) from None
+            raise
+
+    def _malformed(self, what: str, error: Exception) -> RemoteError:
+        return RemoteError(
+            self._scrubber.clean(
+                f"the server's {what} answer has an unexpected shape ({error}); it does not "
+                "behave as a llama-server or OpenAI-compatible API should",
+                500,
+            )
+        )
 
     # --- discovery ----------------------------------------------------------------------------
 
@@ -453,46 +284,80 @@ class RemoteModel:
         concurrency: int | None,
     ) -> None:
         """Ask the server what it serves: model, sizes, slots and pooling."""
+        clean = self._scrubber.clean
         if self.kind == "llama-server":
-            props = self._transport.call("GET", "/props")
+            props = self._call("GET", "/props", limit=answers.PROPS_LIMIT)
+            if not isinstance(props, dict):
+                raise RemoteError(
+                    f"GET /props at {self.url} did not answer a JSON object; is it a "
+                    "llama-server? For another server pass kind='openai'"
+                )
             listed = self._list_models(required=True)
         else:
             props = {}
             listed = self._list_models(required=False)
-        meta = listed[0].get("meta", {}) if len(listed) == 1 else {}
+        meta = listed[0].get("meta") if len(listed) == 1 else None
+        meta = meta if isinstance(meta, dict) else {}
         if model is None:
             if len(listed) != 1:
                 raise InvalidInputError(
                     f"{self.url} serves {len(listed) or 'no listed'} models; pass model=..."
                 )
-            model = str(listed[0].get("id"))
-        self.model_id = model
-        self.name = name or model
-        slots = int(props.get("total_slots") or 1)
-        self.concurrency = _positive_int("concurrency", concurrency or min(max(slots, 1), 8))
+            model = listed[0].get("id")
+            if not isinstance(model, str) or not model.strip() or len(model) > MAX_ID:
+                raise RemoteError(
+                    f"{self.url} lists its model without a usable id; pass model=... by hand"
+                )
+        # The id goes back to the server as is; what is shown is scrubbed and on one line.
+        self._wire_model = model
+        self.model_id = clean(model, NAME_LIMIT)
+        self.name = name or self.model_id
+        slots = answers.int_field(props, "total_slots", 1, 1 << 16) or 1
+        self.concurrency = concurrency or min(slots, 8)
         self.pooling = self._probe_pooling(pooling)
-        n_ctx = int(
-            meta.get("n_ctx") or props.get("default_generation_settings", {}).get("n_ctx") or 0
+        settings = props.get("default_generation_settings")
+        n_ctx = (
+            answers.int_field(meta, "n_ctx", 1, answers.MAX_CTX)
+            or answers.int_field(settings, "n_ctx", 1, answers.MAX_CTX)
+            or 0
         )
-        self.max_tokens = _positive_int("max_tokens", max_tokens or n_ctx or 512)
-        self.n_embd = 1 if self.pooling == "rank" else int(meta.get("n_embd") or 0)
-        self.fingerprint = self._fingerprint(props, meta)
+        self._ctx = n_ctx  # bounds token counts and answer sizes (0: not known)
+        self.max_tokens = max_tokens or n_ctx or 512
+        self._n_vocab = answers.int_field(meta, "n_vocab", 1, 1 << 31) or 0
+        self._dim_lock = threading.Lock()
+        meta_dim = answers.int_field(meta, "n_embd", 1, answers.MAX_DIM) or 0
+        probe = ""
+        if self.pooling == "rank":
+            self.n_embd = 1
+        elif self.kind == "llama-server":
+            # What the server really returns: its dimension (llama.cpp's n_embd_out, which
+            # /v1/models does not report) and a digest that tells its pooling apart.
+            self.n_embd, probe = self._probe_vectors()
+        else:
+            self.n_embd = meta_dim  # 0: learned from the first answer, then held to
+        model_path = answers.str_field(props, "model_path")
+        build = answers.str_field(props, "build_info")
+        self.fingerprint = self._fingerprint(props, meta, model_path, probe)
         self.info = ModelInfo(
             name=self.name,
             path=self.url,
-            architecture=str(meta.get("vocab_type", "unknown")) if meta else "unknown",
-            description=f"{self.kind} model {model!r}"
-            + (f" from {props['model_path']}" if props.get("model_path") else ""),
+            architecture=clean(answers.str_field(meta, "vocab_type") or "unknown", 40),
+            description=f"{self.kind} model {self.model_id!r}"
+            + (f" from {clean(model_path, NAME_LIMIT)}" if model_path else ""),
             n_embd=self.n_embd,
-            n_ctx_train=int(meta.get("n_ctx_train") or 0),
+            n_ctx_train=answers.int_field(meta, "n_ctx_train", 1, answers.MAX_CTX) or 0,
             n_ctx=n_ctx,
             pooling=self.pooling,
-            vocab_size=int(meta.get("n_vocab") or 0),
-            file_size=int(meta.get("size") or 0),
-            quantization=str(meta.get("ftype") or props.get("model_ftype") or "unknown"),
-            n_params=int(meta.get("n_params") or 0),
-            backend=f"remote {self.kind}"
-            + (f" ({props['build_info']})" if props.get("build_info") else ""),
+            vocab_size=self._n_vocab,
+            file_size=answers.int_field(meta, "size", 0, 1 << 50) or 0,
+            quantization=clean(
+                answers.str_field(meta, "ftype")
+                or answers.str_field(props, "model_ftype")
+                or "unknown",
+                40,
+            ),
+            n_params=answers.int_field(meta, "n_params", 0, 1 << 50) or 0,
+            backend=f"remote {self.kind}" + (f" ({clean(build, 80)})" if build else ""),
             devices=[self.url],
             n_threads=0,
             n_contexts=slots,
@@ -504,7 +369,7 @@ class RemoteModel:
     def _list_models(self, required: bool) -> list[dict[str, Any]]:
         path = "/v1/models" if self.kind == "llama-server" else "/models"
         try:
-            body = self._transport.call("GET", path)
+            body = self._call("GET", path, limit=answers.MODELS_LIMIT)
         except RemoteError as error:
             # Auth and connection failures must surface now; a missing /models may not.
             if required or error.status is None or error.status in (401, 403):
@@ -515,8 +380,6 @@ class RemoteModel:
 
     def _probe_pooling(self, label: str | None) -> str:
         """none / rank / pooled, from two requests the server refuses before any decode."""
-        if label is not None and label not in ("mean", "cls", "last", "none", "rank", POOLED):
-            raise InvalidInputError(f"pooling must be mean, cls, last, none or rank, not {label!r}")
         if self.kind == "openai":
             return label or POOLED
         status, data = self._probe("/v1/rerank", {"query": "", "documents": []})
@@ -527,32 +390,58 @@ class RemoteModel:
         if "not OAI compatible" in message:
             return "none"
         if "does not support embeddings" in message:
-            raise RemoteError(f"{self.url} does not serve embeddings: {message}", status=status)
+            raise RemoteError(
+                f"{self.url} does not serve embeddings: {self._transport.server_message(data)}",
+                status=status,
+            )
         return label if label not in (None, "none", "rank") else POOLED
 
     def _probe(self, path: str, payload: Any) -> tuple[int, bytes]:
         """POST a request meant to be refused; a refusal for auth (or a 5xx) still raises."""
-        status, data = self._transport.request("POST", path, payload)
-        if status in (401, 403) or (status >= 500 and status != 501):
-            raise RemoteError(
-                self._transport.scrub(
-                    f"the server answered {status} to POST {path}: {server_message(data)}"
-                ),
-                status=status,
-            )
-        return status, data
+        reply = self._transport.request("POST", path, payload, limit=answers.PROBE_LIMIT)
+        status = reply.status
+        if status in (401, 403) or (status >= 500 and status != 501) or 300 <= status < 400:
+            self._check(reply, f"POST {path}")
+        return status, reply.body
 
-    def _fingerprint(self, props: dict[str, Any], meta: dict[str, Any]) -> str:
-        """A stable id for the served model (a cache key), from what the server says of it."""
+    def _probe_vectors(self) -> tuple[int, str]:
+        """Embed a fixed text once: the dimension the server returns, and a digest of it."""
+        if self.pooling == "none":
+            arrays = self._token_sender([PROBE_TEXT], 0)(_Batch(0, 1)).values
+            vector = arrays[0].mean(axis=0)
+        else:
+            answer = self._pooled_sender([PROBE_TEXT], 2, 0, hold=False)(_Batch(0, 1))
+            vector = answer.values[0]
+        dim = int(vector.shape[0])
+        # Coarse, so that the same server gives the same digest even if its rounding moves
+        # (a moved digest costs a cache miss, never a wrong vector); mean, cls and last
+        # pooling differ far more than one step.
+        norm = float(np.linalg.norm(vector)) or 1.0
+        z = vector[:32] / norm * math.sqrt(dim)
+        steps = np.clip(np.floor(z / 0.5), -127, 127).astype(np.int8)
+        return dim, hashlib.sha256(steps.tobytes()).hexdigest()[:16]
+
+    def _fingerprint(
+        self, props: dict[str, Any], meta: dict[str, Any], model_path: str | None, probe: str
+    ) -> str:
+        """A cache key for what this server computes: where it is, what it serves, how it pools.
+
+        Two servers never share one (the endpoint is part of it), nor does one server
+        restarted with another pooling (the probe digest tells them apart).
+        """
+        ep = self._transport.endpoint
         facts = {
+            "v": 2,
             "kind": self.kind,
-            "model": self.model_id,
-            "path": props.get("model_path", ""),
-            "pooling": self.pooling,
-            **{k: meta.get(k) for k in ("n_vocab", "n_embd", "n_params", "size", "ftype")},
+            "endpoint": f"{ep.scheme}://{ep.host}:{ep.port}{ep.prefix}",
+            "model": self._wire_model,
+            "path": model_path or "",
+            "pooling": self.pooling if self.pooling in ("none", "rank") else POOLED,
+            "probe": probe,
+            "n_embd": self.n_embd,
+            **{k: answers.int_field(meta, k, 0, 1 << 62) for k in ("n_vocab", "n_params", "size")},
+            "ftype": answers.str_field(meta, "ftype"),
         }
-        if self.kind == "openai":
-            facts["host"] = self._transport.endpoint.url  # names alone are not unique across APIs
         digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
         return "remote-" + digest[:16]
 
@@ -583,7 +472,8 @@ class RemoteModel:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"pooling={self.pooling!r}, dim={self.n_embd}"
-        return f"<RemoteModel {self.name!r} at {self.url} ({self.kind}) {state}>"
+        text = f"<RemoteModel {self.name!r} at {self.url} ({self.kind}) {state}>"
+        return self._scrubber.scrub(text)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -600,6 +490,7 @@ class RemoteModel:
 
     # --- public API ---------------------------------------------------------------------------
 
+    @_shielded
     def tokenize(
         self, text: str, *, add_special: bool = True, parse_special: bool = True
     ) -> list[int]:
@@ -609,13 +500,23 @@ class RemoteModel:
             raise InvalidInputError(f"text must be a str, not {type(text).__name__}")
         utf8(text, 0)
         self._require_llama_server("tokenize")
-        body = self._transport.call(
+        body = self._call(
             "POST",
             "/tokenize",
-            {"content": text, "add_special": add_special, "parse_special": parse_special},
+            {
+                "content": text,
+                "add_special": bool(add_special),
+                "parse_special": bool(parse_special),
+            },
+            limit=answers.tokenize_limit(text),
         )
-        return [int(t) for t in body["tokens"]]
+        bound = len(text.encode("utf-8", "surrogatepass")) + 16
+        try:
+            return answers.parse_tokens(body, self._n_vocab, bound)
+        except answers.Malformed as error:
+            raise self._malformed("tokenize", error) from None
 
+    @_shielded
     def embed(
         self,
         texts: str | Sequence[str],
@@ -637,7 +538,8 @@ class RemoteModel:
             progress: called as ``progress(done, total)`` after each request.
 
         Raises:
-            RemoteError: a request failed; nothing of the call is returned.
+            RemoteError: a request failed, or an answer was malformed; nothing of the call
+                is returned.
         """
         if isinstance(texts, Mapping):  # a dict iterates its keys: never what was meant
             raise InvalidInputError("texts must be a str or a list of str, not a mapping")
@@ -649,6 +551,7 @@ class RemoteModel:
         self._check_open()
         return self._embed_inputs(items, items, single, mode, progress)
 
+    @_shielded
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays)."""
         mode = check_normalize(normalize)
@@ -656,9 +559,9 @@ class RemoteModel:
         self._check_open()
         self._require_llama_server("embed_tokens")
         texts = [f"<{len(a)} token ids>" for a in arrays]
-        result = self._embed_inputs([a.tolist() for a in arrays], texts, False, mode, None)
-        return result
+        return self._embed_inputs([a.tolist() for a in arrays], texts, False, mode, None)
 
+    @_shielded
     def rerank(
         self,
         query: str,
@@ -684,19 +587,26 @@ class RemoteModel:
 
         def send(batch: _Batch) -> _Answer:
             part = docs[batch.start : batch.stop]
-            body = self._transport.call(
-                "POST", "/v1/rerank", {"query": query, "documents": part, "top_n": len(part)}
+            body = self._call(
+                "POST",
+                "/v1/rerank",
+                {"query": query, "documents": part, "top_n": len(part)},
+                limit=answers.rerank_limit([query, *part]),
             )
-            return _rerank_answer(body, batch)
+            try:
+                scores, tokens = answers.parse_rerank(body, len(part), self._token_bound(len(part)))
+            except answers.Malformed as error:
+                raise self._malformed("rerank", error) from None
+            return _Answer(batch, [np.asarray(s) for s in scores], tokens)
 
-        answers = self._run(send, len(docs), None)
-        scores = np.concatenate([np.asarray(a.values, dtype=np.float64) for a in answers])
+        answers_ = self._run(send, len(docs), None)
+        scores = np.concatenate([np.asarray(a.values, dtype=np.float64) for a in answers_])
         return RerankResult(
             query=query,
             hits=rank_hits(query, docs, scores.tolist(), top_n),
             model=self.name,
             method="rank",
-            total_tokens=sum(a.tokens for a in answers),
+            total_tokens=sum(a.tokens for a in answers_),
         )
 
     # --- internals ----------------------------------------------------------------------------
@@ -712,6 +622,10 @@ class RemoteModel:
                 "what fits. Shorten the texts, or load the GGUF locally to use them"
             )
 
+    def _token_bound(self, n: int) -> int:
+        """Most prompt tokens ``n`` inputs can have: the server's context each."""
+        return n * (self._ctx or answers.MAX_CTX)
+
     def _embed_inputs(
         self,
         inputs: list[Any],
@@ -725,12 +639,12 @@ class RemoteModel:
                 f"{self.name} is a reranker (pooling 'rank'); use rerank(query, documents)"
             )
         send = (
-            self._token_sender(inputs)
+            self._token_sender(inputs, self.n_embd)
             if self.pooling == "none"
-            else self._pooled_sender(inputs, mode)
+            else self._pooled_sender(inputs, mode, self.n_embd)
         )
-        answers = self._run(send, len(inputs), progress)
-        counts, exact = _token_counts(answers, inputs)
+        answers_ = self._run(send, len(inputs), progress)
+        counts, exact = _token_counts(answers_, inputs)
         common: dict[str, Any] = dict(
             texts=texts,
             token_counts=counts,
@@ -741,37 +655,64 @@ class RemoteModel:
             extra={"server": self.url, "token_counts_exact": exact},
         )
         if self.pooling == "none":
-            vectors = [v for a in answers for v in a.values]
+            vectors = [v for a in answers_ for v in a.values]
             return Embeddings(vectors=None, normalize=-1, token_vectors=vectors, **common)
-        stacked = np.stack([v for a in answers for v in a.values])
+        stacked = np.stack([v for a in answers_ for v in a.values])
         if self.kind == "openai" and mode != -1:
             stacked = normalize_vectors(stacked, mode)
-        if self.n_embd == 0:
-            self.n_embd = int(stacked.shape[1])
         return Embeddings(vectors=stacked[0] if single else stacked, normalize=mode, **common)
 
-    def _pooled_sender(self, inputs: list[Any], mode: int) -> Callable[[_Batch], _Answer]:
+    def _held_dim(self, got: int) -> None:
+        """Hold every answer to the dimension the server showed first (when discovery could
+        not tell it): an answer that disagrees is refused, not mixed in."""
+        with self._dim_lock:
+            if self.n_embd == 0:
+                self.n_embd = got
+            elif got != self.n_embd:
+                raise answers.Malformed(
+                    f"vectors of {got} values, but the server's embeddings have {self.n_embd}"
+                )
+
+    def _pooled_sender(
+        self, inputs: list[Any], mode: int, dim: int, *, hold: bool = True
+    ) -> Callable[[_Batch], _Answer]:
+        """Requests for pooled vectors of ``dim`` values (0: not known; with ``hold`` the
+        first answer then sets it for every later one)."""
         path = "/v1/embeddings" if self.kind == "llama-server" else "/embeddings"
 
         def send(batch: _Batch) -> _Answer:
+            part = inputs[batch.start : batch.stop]
             payload: dict[str, Any] = {
-                "input": inputs[batch.start : batch.stop],
-                "model": self.model_id,
+                "input": part,
+                "model": self._wire_model,
                 "encoding_format": "base64",
             }
             if self.kind == "llama-server":
                 payload["embd_normalize"] = mode
-            return _pooled_answer(self._transport.call("POST", path, payload), batch)
+            body = self._call("POST", path, payload, limit=answers.pooled_limit(len(part), dim))
+            try:
+                vectors, tokens = answers.parse_pooled(
+                    body, len(part), dim, self._token_bound(len(part))
+                )
+                if dim == 0 and hold:
+                    self._held_dim(vectors.shape[1])
+            except answers.Malformed as error:
+                raise self._malformed("embeddings", error) from None
+            return _Answer(batch, list(vectors), tokens)
 
         return send
 
-    def _token_sender(self, inputs: list[Any]) -> Callable[[_Batch], _Answer]:
+    def _token_sender(self, inputs: list[Any], dim: int) -> Callable[[_Batch], _Answer]:
         # /v1/embeddings refuses pooling none ("not OAI compatible"); /embeddings serves it.
         def send(batch: _Batch) -> _Answer:
-            body = self._transport.call(
-                "POST", "/embeddings", {"input": inputs[batch.start : batch.stop]}
-            )
-            return _token_answer(body, batch)
+            part = inputs[batch.start : batch.stop]
+            limit = answers.token_vectors_limit(len(part), self._ctx, dim)
+            body = self._call("POST", "/embeddings", {"input": part}, limit=limit)
+            try:
+                values = answers.parse_token_vectors(body, len(part), dim, self._ctx)
+            except answers.Malformed as error:
+                raise self._malformed("embeddings", error) from None
+            return _Answer(batch, values, sum(len(v) for v in values))
 
         return send
 
@@ -786,10 +727,10 @@ class RemoteModel:
         """Send every batch concurrently; all answers in order, or the first error raised."""
         batches = self._batches(n)
         if len(batches) == 1:  # one request: no thread hop
-            answers = [send(batches[0])]
+            result = [send(batches[0])]
             if progress is not None:
                 progress(n, n)
-            return answers
+            return result
         pool = self._executor()
         futures = [pool.submit(send, batch) for batch in batches]
         try:
@@ -815,71 +756,7 @@ def _wait_all(futures: list[Future[_Answer]], total: int, progress: ProgressFn |
             progress(done_inputs, total)
 
 
-# --- response parsing --------------------------------------------------------------------------
-
-
-def _malformed(what: str, error: Exception | str) -> RemoteError:
-    return RemoteError(f"the server's {what} answer has an unexpected shape ({error})")
-
-
-def _pooled_answer(body: Any, batch: _Batch) -> _Answer:
-    """``/v1/embeddings``: base64 float32 (or JSON float) vectors, ordered by ``index``."""
-    try:
-        data = sorted(body["data"], key=lambda d: d["index"])
-        values = [_vector(d["embedding"]) for d in data]
-        tokens = int((body.get("usage") or {}).get("prompt_tokens") or 0)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise _malformed("embeddings", error) from None
-    _check_count("embeddings", len(values), batch)
-    if len({len(v) for v in values}) > 1:
-        raise _malformed("embeddings", "vectors of different lengths")
-    return _Answer(batch, values, tokens)
-
-
-def _vector(value: Any) -> np.ndarray:
-    if isinstance(value, str):
-        raw = base64.b64decode(value, validate=True)
-        if len(raw) % 4:
-            raise ValueError("base64 embedding is not a whole number of float32")
-        return np.frombuffer(raw, dtype="<f4").astype(np.float32)
-    return np.asarray(value, dtype=np.float32)
-
-
-def _token_answer(body: Any, batch: _Batch) -> _Answer:
-    """``/embeddings`` with pooling none: one ``(n_tokens, d)`` array per input."""
-    try:
-        data = sorted(body, key=lambda d: d["index"])
-        values = [np.asarray(d["embedding"], dtype=np.float32) for d in data]
-    except (KeyError, TypeError, ValueError) as error:
-        raise _malformed("embeddings", error) from None
-    _check_count("embeddings", len(values), batch)
-    if any(v.ndim != 2 for v in values):
-        raise _malformed("embeddings", "per-token embeddings are not 2-D")
-    return _Answer(batch, values, sum(len(v) for v in values))
-
-
-def _rerank_answer(body: Any, batch: _Batch) -> _Answer:
-    """``/v1/rerank``: scores put back in document order."""
-    try:
-        results = body["results"]
-        scores = np.full(batch.stop - batch.start, np.nan)
-        for r in results:
-            scores[int(r["index"])] = float(r["relevance_score"])
-        tokens = int((body.get("usage") or {}).get("prompt_tokens") or 0)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise _malformed("rerank", error) from None
-    if np.isnan(scores).any():
-        raise _malformed("rerank", "some documents got no score")
-    return _Answer(batch, [np.asarray(s) for s in scores], tokens)
-
-
-def _check_count(what: str, got: int, batch: _Batch) -> None:
-    expected = batch.stop - batch.start
-    if got != expected:
-        raise _malformed(what, f"{got} results for {expected} inputs")
-
-
-def _token_counts(answers: list[_Answer], inputs: list[Any]) -> tuple[list[int], bool]:
+def _token_counts(answers_: list[_Answer], inputs: list[Any]) -> tuple[list[int], bool]:
     """Per-input token counts, and whether they are exact.
 
     A request reports only its total, so a request with one input (or per-token vectors, or
@@ -888,7 +765,7 @@ def _token_counts(answers: list[_Answer], inputs: list[Any]) -> tuple[list[int],
     """
     counts: list[int] = []
     exact = True
-    for answer in answers:
+    for answer in answers_:
         part = inputs[answer.batch.start : answer.batch.stop]
         if answer.values and answer.values[0].ndim == 2:
             counts.extend(len(v) for v in answer.values)
@@ -911,7 +788,38 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
     return [int(b) for b in base]
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+# --- options ------------------------------------------------------------------------------------
+
+
+def _seconds(name: str, value: object, *, positive: bool) -> float:
+    """A finite number of seconds, > 0 (or >= 0), at most a week."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        number = float(value)  # type: ignore[arg-type]
+        ok = math.isfinite(number) and (number > 0 if positive else number >= 0)
+        ok = ok and number <= MAX_SECONDS
+    if not ok:
+        sign = "positive" if positive else "non-negative"
+        raise InvalidInputError(
+            f"{name} must be a {sign} number of seconds, at most {MAX_SECONDS:g}"
+        )
+    return number
+
+
+def _bounded_int(name: str, value: object, lo: int, hi: int) -> int:
+    if type(value) is not int or not lo <= value <= hi:
+        shown = (
+            repr(value)
+            if type(value) in (int, float, bool) and len(repr(value)) < 30
+            else (f"a {type(value).__name__}")
+        )
+        raise InvalidInputError(f"{name} must be an integer from {lo} to {hi}, not {shown}")
+    return value
+
+
+def _optional_text(name: str, value: object, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInputError(f"{name} must be a non-empty str of at most {limit} characters")
     return value

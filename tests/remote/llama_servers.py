@@ -196,8 +196,10 @@ class FakeServer:
 def llama_like(
     embed: Callable[[dict[str, Any]], tuple[int, bytes]] | None = None,
 ) -> Callable[[str, str, bytes], tuple[int, bytes]]:
-    """A fake handler that answers discovery like a pooled llama-server, and embeddings via
-    ``embed(payload)`` (default: the 4-dim vector of halves for every input)."""
+    """A fake handler that answers discovery like a pooled llama-server (the fingerprint probe
+    included), and embeddings via ``embed(payload)`` (default: the 4-dim vector of halves for
+    every input)."""
+    from embed_nb.engine.remote import PROBE_TEXT
 
     def default_embed(payload: dict[str, Any]) -> tuple[int, bytes]:
         import base64
@@ -222,6 +224,8 @@ def llama_like(
         payload = json.loads(body or b"{}")
         if path == "/v1/embeddings" and payload.get("input") == []:
             return 400, json.dumps({"error": {"message": '"input" must not be empty'}}).encode()
+        if path == "/v1/embeddings" and payload.get("input") == [PROBE_TEXT]:
+            return default_embed(payload)
         return answer(payload)
 
     return handler

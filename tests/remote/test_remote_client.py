@@ -22,10 +22,11 @@ from ports import free_port
 
 import embed_nb
 from embed_nb import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError
-from embed_nb.engine.remote import RemoteModel, Secret
+from embed_nb.engine.remote import PROBE_TEXT, RemoteModel, Secret
 
 KEY = "sk-test-very-secret-123"
 MakeFake = Callable[..., FakeServer]
+PROBE = PROBE_TEXT.encode()  # the one text a llama-server is sent at load, for the fingerprint
 
 
 def b64(*values: float) -> str:
@@ -78,7 +79,11 @@ def test_vectors_come_back_in_input_order_across_concurrent_requests(fake_server
     vectors = np.asarray(result)
     assert vectors.shape == (101, 4)
     np.testing.assert_array_equal(vectors[:, 0], [len(t) for t in texts])
-    posts = [r for r in server.requests if r[1] == "/v1/embeddings" and b'"input": []' not in r[3]]
+    posts = [
+        r
+        for r in server.requests
+        if r[1] == "/v1/embeddings" and b'"input": []' not in r[3] and PROBE not in r[3]
+    ]
     assert len(posts) == 13  # ceil(101 / 8)
     payload = json.loads(posts[0][3])
     assert payload["encoding_format"] == "base64" and payload["embd_normalize"] == -1

@@ -50,6 +50,7 @@ __all__ = [
     "retrieve",
     "search",
     "similarity",
+    "vector_model",
 ]
 
 #: Texts per engine call in a long job; each part is cached as soon as it finishes.
@@ -178,6 +179,13 @@ def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise InvalidInputError(f"{name} must be True or False, not {value!r}")
     return bool(value)
+
+
+def vector_model(model: ModelArg = None, job: str = "this") -> EmbeddingModel:
+    """The model that ``model`` names (see :func:`embed`), refused when it gives no pooled
+    embeddings to compare: a reranker (its RANK scores would make every pair look alike) or a
+    per-token model. The magics and widgets call it before they embed texts to compare."""
+    return _for_vectors(_model(model), job)
 
 
 def _for_vectors(model: EmbeddingModel, job: str) -> EmbeddingModel:
@@ -503,13 +511,13 @@ def checked_labels(labels: object, n: int, what: str = "labels") -> list[Any]:
     return values
 
 
-def _n_rows(data: object, column: str | None = None) -> int:
+def _n_rows(data: object, what: str) -> int:
     """How many vectors ``data`` stands for, without embedding anything."""
     if isinstance(data, Embeddings):
         return len(data.texts) if not data.single else 1
     if isinstance(data, np.ndarray) and data.dtype.kind not in "OUS":
         return 1 if data.ndim <= 1 else int(data.shape[0])
-    return len(as_texts(data, column=column)[0])
+    return len(as_texts(data, what=what)[0])
 
 
 def _vectors(
@@ -569,8 +577,8 @@ def similarity(
     budget = SIMILARITY_MAX_BYTES if max_bytes is None else max_bytes
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
         raise InvalidInputError(f"max_bytes must be a non-negative integer, not {max_bytes!r}")
-    n_left = _n_rows(a)
-    n_right = n_left if b is None else _n_rows(b)
+    n_left = _n_rows(a, "a")
+    n_right = n_left if b is None else _n_rows(b, "b")
     needed = 4 * n_left * n_right
     if needed > budget:
         raise InvalidInputError(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -430,3 +431,177 @@ def test_default_model_end_to_end(default_model: LocalModel, store: EmbeddingCac
     assert ranked.method == "cosine" and ranked[0].index == 2
     warm = api.embed(texts, model=default_model, cache=store)
     assert warm.extra["cache_hits"] == 3 and warm.shape == (3, 384)
+
+
+# --- hostile inputs (issue 9): wrong results refused, one clear error each ------------------
+
+
+@pytest.fixture(scope="module")
+def rank_model(reranker_path: Path) -> Iterator[LocalModel]:
+    with LocalModel(reranker_path) as model:
+        yield model
+
+
+def test_a_reranker_is_refused_where_vectors_are_compared(
+    rank_model: LocalModel, store: EmbeddingCache
+) -> None:
+    # Its one RANK score per text would make every cosine +-1: all "similar".
+    for call in (
+        lambda: api.similarity(DOCS, model=rank_model, cache=store),
+        lambda: api.search("a dog", DOCS, model=rank_model, cache=store),
+        lambda: api.project(DOCS, model=rank_model, cache=store),
+    ):
+        with pytest.raises(InvalidInputError, match="reranker"):
+            call()
+    scores = api.embed(DOCS, model=rank_model, cache=store)  # embed itself gives the scores
+    assert scores.pooling == "rank"
+    for call in (
+        lambda: api.similarity(scores),
+        lambda: api.project(scores),
+        lambda: api.search("a dog", scores, model=rank_model),
+    ):
+        with pytest.raises(InvalidInputError, match="reranker"):
+            call()
+
+
+def test_search_refuses_a_corpus_pooled_another_way(
+    bert_mean: LocalModel, bert_mean_path: Path, store: EmbeddingCache
+) -> None:
+    # The same file (same fingerprint) loaded with CLS pooling: its vectors are not comparable.
+    with LocalModel(bert_mean_path, pooling="cls") as cls_model:
+        corpus = api.embed(DOCS, model=cls_model, cache=store)
+        assert corpus.fingerprint == bert_mean.fingerprint
+        with pytest.raises(InvalidInputError, match="pooled 'cls'"):
+            api.search("a dog", corpus, model=bert_mean, cache=store)
+        found = api.search("a dog", corpus, model=cls_model, cache=store)
+        assert found.model == cls_model.name
+
+
+def test_search_embeds_the_query_the_way_the_corpus_was(
+    bert_mean: LocalModel, store: EmbeddingCache
+) -> None:
+    long_query = " ".join(["cat"] * 300)  # longer than the tiny model's context
+    plain = api.embed(DOCS, model=bert_mean, cache=store)
+    with pytest.raises(InputTooLongError):
+        api.search(long_query, plain, model=bert_mean, cache=store)
+    truncated = api.embed(DOCS, model=bert_mean, cache=store, truncate=True, normalize=1)
+    hits = api.search(long_query, truncated, k=5, model=bert_mean, cache=store)
+    query = np.asarray(
+        api.embed(long_query, model=bert_mean, cache=store, truncate=True), dtype=np.float64
+    )
+    vectors = np.asarray(truncated, dtype=np.float64)
+    cosines = vectors @ query / np.linalg.norm(vectors, axis=1) / np.linalg.norm(query)
+    np.testing.assert_allclose(
+        sorted(hits.scores, reverse=True), sorted(cosines, reverse=True), atol=1e-5
+    )
+
+
+def test_search_refuses_vectors_of_another_size(bert_mean: LocalModel) -> None:
+    corpus = api.embed(DOCS, model=bert_mean, cache=False)
+    odd = dataclasses.replace(corpus, vectors=np.ones((len(DOCS), 7), np.float32))
+    with pytest.raises(InvalidInputError, match="dimensional"):
+        api.search("a dog", odd, model=bert_mean, cache=False)
+
+
+def test_a_huge_similarity_is_refused_before_any_work_with_its_size() -> None:
+    with pytest.raises(InvalidInputError, match=r"40,000 x 40,000 .* 6\.0 GiB"):
+        api.similarity(np.ones((40_000, 4), np.float32))
+    texts = [f"text {i}" for i in range(20_000)]
+    # Refused before the texts are embedded: the model named does not even exist.
+    with pytest.raises(InvalidInputError, match="similarity matrix needs"):
+        api.similarity(texts, texts, model="no-such-model")
+    small = np.eye(3, 4, dtype=np.float32)
+    with pytest.raises(InvalidInputError, match="max_bytes"):
+        api.similarity(small, max_bytes=8)
+    assert api.similarity(small, max_bytes=36).shape == (3, 3)
+    with pytest.raises(InvalidInputError, match="max_bytes"):
+        api.similarity(small, max_bytes=-1)
+
+
+def test_similarity_in_blocks_matches_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 8)), rng.normal(size=(50, 8))
+    unit_a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    unit_b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(api.similarity(a, b)), unit_a @ unit_b.T, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or infinite"),
+        (np.array([[1e300, 1.0], [0.0, 1.0]]), "too large"),
+        (np.array([[1.0], [2.0]]), "1-dimensional"),
+        (np.zeros((0, 4)), "no vectors"),
+        (np.ones((2, 2, 2)), "3-D"),
+        (np.array([[True, False], [False, True]]), "numbers"),
+        (np.array([[1j, 1], [1, 1j]]), "numbers"),
+        (np.array([["a", "b"], ["c", "d"]]), "1-D"),
+        (np.array([[1, "a"], [2, "b"]], dtype=object), "1-D"),
+        (np.array([1.0, "a", None], dtype=object), r"\[0\] is float"),
+        ({"a": 1}, "dict"),
+        (None, "NoneType"),
+        (42, "int"),
+    ],
+)
+def test_bad_vectors_are_one_clear_error(data: object, match: str) -> None:
+    for call in (lambda: api.similarity(data), lambda: api.project(data)):
+        with pytest.raises(InvalidInputError, match=match):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"method": None}, "unknown projection method None"),
+        ({"method": 3}, "unknown projection method"),
+        ({"n_components": 2.5}, "n_components must be an integer"),
+        ({"n_components": True}, "n_components must be an integer"),
+        ({"n_components": 0}, "from 2 to"),
+        ({"n_components": 1}, "from 2 to"),
+        ({"n_components": 5}, "from 2 to the vectors' dimension 4"),
+        ({"n_components": 10**30}, "from 2 to"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": 2**40}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"labels": 5}, "labels must be a list"),
+        ({"labels": "abc"}, "labels must be a list"),
+        ({"labels": {"a": 1}}, "labels must be a list"),
+        ({"labels": [1, 2]}, "2 labels for 3 points"),
+        ({"labels": np.ones((3, 2))}, "1-D"),
+    ],
+)
+def test_project_options_are_checked(options: dict[str, Any], match: str) -> None:
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4) ** 0.5
+    with pytest.raises(InvalidInputError, match=match):
+        api.project(vectors, **options)
+
+
+def test_project_accepts_what_it_documents() -> None:
+    vectors = np.random.default_rng(1).normal(size=(6, 4))
+    assert api.project(vectors, n_components=np.int64(4)).shape == (6, 4)
+    assert api.project(vectors, method="PCA", labels=range(6)).labels == list("012345")
+    assert api.project(vectors, labels=np.arange(6)).labels[5] == "5"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: api.embed("x", model=m, truncate="yes"), "truncate must be True or False"),
+        (lambda m: api.embed("x", model=m, chunk=1), "chunk must be True or False"),
+        (lambda m: api.embed("x", model=m, tokens=None), "tokens must be True or False"),
+        (lambda m: api.embed("x", model=m, normalize=10**400), "normalize"),
+        (lambda m: api.embed("x", model=m, normalize=2.0), "normalize"),
+        (lambda m: api.embed("x", model=123), "model must be"),
+        (lambda m: api.rerank("q", ["a"], model=m, truncate="no"), "truncate"),
+        (lambda m: api.search("q", ["a"], k=2.5, model=m), "k must be"),
+        (lambda m: api.retrieve("q", ["a"], model=m, template="{nope}"), "template"),
+        (lambda m: api.retrieve("q", ["a"], model=m, template=None), "template"),
+    ],
+)
+def test_api_options_are_checked(
+    bert_mean: LocalModel, call: Callable[[LocalModel], object], match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call(bert_mean)

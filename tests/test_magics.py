@@ -504,3 +504,136 @@ def test_the_default_model_through_the_magics(
     ip.user_ns["pets"] = ["A feline rests on the rug", "Python programming language"]
     ranked = run(ip, "%rerank 'The cat sits on the mat' pets")
     assert ranked.method == "cosine" and ranked[0].index == 0
+
+
+# --- hostile lines (issue 9): names that would break the notebook, bad config, bad data ------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "__builtins__",
+        "__name__",
+        "get_ipython",
+        "exit",
+        "quit",
+        "In",
+        "Out",
+        "_",
+        "__",
+        "___",
+        "_i",
+        "_ii",
+        "_iii",
+        "_i7",
+        "_7",
+        "_ih",
+        "_oh",
+        "_dh",
+        "display",
+        "print",
+        "list",
+        "open",
+        "class",
+        "None",
+        "1x",
+        "a.b",
+        "a-b",
+    ],
+)
+def test_out_names_that_would_break_the_notebook_are_refused(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    before = {key: ip.user_ns.get(key) for key in ("__builtins__", "get_ipython", "In", "_")}
+    line = fails(ip, capsys, f"%embed -o {name} hello")
+    assert f"-o {name!r}: choose another variable name" in line
+    assert {key: ip.user_ns.get(key) for key in before} == before
+    # Every magic that stores a result checks the name the same way, before doing any work.
+    for source in (
+        f"%rerank 'q' docs -o {name}",
+        f"%embed_search 'q' docs -o {name}",
+        f"%embed_sim docs --static -o {name}",
+        f"%embed_map docs --static -o {name}",
+        f"%%embed -o {name}\nhello",
+        f"%%rerank -o {name} q\ndoc",
+    ):
+        assert "choose another variable name" in fails(ip, capsys, source)
+    assert run(ip, "1 + 1") == 2  # the shell still works
+    assert isinstance(run(ip, "%embed hi"), Embeddings)
+
+
+def test_an_ordinary_name_is_still_fine(ip: InteractiveShell) -> None:
+    run(ip, "%embed -o vectors_1 hello")
+    run(ip, "%embed -o _private hello")
+    run(ip, "%embed -o match hello")  # a soft keyword is a fine name
+    assert ip.user_ns["vectors_1"].texts == ["hello"] and "match" in ip.user_ns
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("10**400", 3), ("-7", 3), ("2.5", 3), ("'x'", 3), ("None", 3), ("4", 4)],
+)
+def test_config_normalize_is_checked_on_assignment(
+    ip: InteractiveShell, value: str, kept: int
+) -> None:
+    magics = ip.magics_manager.registry["EmbedMagics"]
+    run(ip, "%config EmbedMagics.normalize = 3")
+    ip.run_line_magic("config", f"EmbedMagics.normalize = {value}")  # logs one line if refused
+    assert magics.normalize == kept
+    assert isinstance(run(ip, "%embed hello"), Embeddings)
+
+
+def test_config_values_set_from_python_are_one_line_errors(ip: InteractiveShell) -> None:
+    magics = ip.magics_manager.registry["EmbedMagics"]
+    with pytest.raises(UsageError, match="normalize"):
+        magics.normalize = 10**400
+    with pytest.raises(UsageError, match="NUL"):
+        magics.cache_dir = "a\x00b"
+    with pytest.raises(UsageError, match="default_model"):
+        magics.default_model = "http://[::1"
+    assert magics.normalize == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("%embed_map e --labels num", "labels must be a list"),
+        ("%embed_map e --labels num --static", "labels must be a list"),
+        ("%embed_map e --labels short --static", "1 labels for 3 points"),
+        ("%embed_map e --labels table", "labels must be a list"),
+        ("%embed_map strings", "must be 1-D"),
+        ("%embed_map nan --static", "NaN"),
+        ("%embed_map nan", "NaN"),
+        ("%embed_map flat --static", "1-dimensional"),
+        ("%embed_sim nan", "NaN"),
+        ("%embed_sim nan --static", "NaN"),
+        ("%embed_sim flat e", "1-dimensional"),
+        ("%embed_model load http://[::1", "http://[::1"),
+        ("%embed_model load http://127.0.0.1:99999", "not a valid URL"),
+        ("%embed --normalize 99999999999999999999999999 hi", "normalize"),
+    ],
+)
+def test_bad_data_and_sources_are_one_line(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], source: str, expected: str
+) -> None:
+    ip.user_ns.update(
+        e=np.eye(3, 4, dtype=np.float32),
+        num=5,
+        short=["a"],
+        table={"a": 1},
+        strings=np.array([["a", "b"], ["c", "d"]]),
+        nan=np.full((3, 4), np.nan),
+        flat=np.ones((3, 1)),
+    )
+    line = fails(ip, capsys, source)
+    assert expected in line, line
+
+
+def test_a_reranker_is_refused_by_the_comparing_magics(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], reranker_path: Path
+) -> None:
+    run(ip, f"%embed_model load {reranker_path} --name rr")
+    for source in ("%embed_sim docs", "%embed_sim docs --static", "%embed_map docs",
+                   "%embed_map docs --static", "%embed_search 'a dog' docs"):  # fmt: skip
+        assert "reranker" in fails(ip, capsys, source)
+    assert isinstance(run(ip, "%rerank 'a dog' docs"), RerankResult)

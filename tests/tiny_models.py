@@ -9,6 +9,7 @@ model has a byte-level BPE vocabulary, so any UTF-8 text tokenises.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 from pathlib import Path
@@ -26,8 +27,12 @@ from embed_nb.convert import (
 )
 
 __all__ = [
+    "CRAFTED_CASES",
+    "QUANT_TYPES",
     "TINY_N_EMBD",
     "TINY_WORDS",
+    "write_crafted",
+    "write_quantized",
     "write_tiny_bert",
     "write_tiny_bert_checkpoint",
     "write_tiny_llama",
@@ -82,10 +87,16 @@ def _bert_vocab() -> BertVocab:
 
 
 def _bert_tensors(
-    rng: np.random.Generator, n_vocab: int, n_ctx: int, *, classifier: bool
+    rng: np.random.Generator,
+    n_vocab: int,
+    n_ctx: int,
+    *,
+    classifier: bool,
+    n_embd: int = TINY_N_EMBD,
+    n_ff: int = _N_FF,
 ) -> dict[str, np.ndarray]:
     """Random weights in HF BertModel naming (small, so activations stay tame)."""
-    e, ff = TINY_N_EMBD, _N_FF
+    e, ff = n_embd, n_ff
 
     def mat(*shape: int) -> np.ndarray:
         return rng.normal(0.0, 0.2, size=shape).astype(np.float32)
@@ -132,6 +143,8 @@ def write_tiny_bert(
     n_ctx: int = 128,
     seed: int = 0,
     outtype: Literal["f16", "f32"] = "f32",
+    n_embd: int = TINY_N_EMBD,
+    n_ff: int = _N_FF,
 ) -> Path:
     """Write a 2-layer, 32-wide BERT encoder with a WordPiece vocabulary.
 
@@ -141,12 +154,17 @@ def write_tiny_bert(
         n_ctx: Trained context length (rows of the position embedding).
         seed: Seed of the random weights.
         outtype: ``"f32"`` or ``"f16"``.
+        n_embd: Hidden size (256 lets every matrix be quantised to the K types, whose blocks
+            are 256 wide).
+        n_ff: Feed-forward size.
     """
     if pooling not in POOLING_TYPES or pooling == "rank":
         raise ValueError(f"pooling must be none, mean, cls or last, not {pooling!r}")
     vocab = _bert_vocab()
-    hparams = BertHParams(_N_LAYER, TINY_N_EMBD, _N_FF, _N_HEAD, n_ctx)
-    tensors = _bert_tensors(_rng(seed), len(vocab.tokens), n_ctx, classifier=False)
+    hparams = BertHParams(_N_LAYER, n_embd, n_ff, _N_HEAD, n_ctx)
+    tensors = _bert_tensors(
+        _rng(seed), len(vocab.tokens), n_ctx, classifier=False, n_embd=n_embd, n_ff=n_ff
+    )
     return write_bert_gguf(
         path, hparams, tensors, vocab, pooling=pooling, outtype=outtype, name="tiny-bert"
     )
@@ -435,3 +453,120 @@ def _write_modules(out: Path, pooling: str) -> None:
     _write_json(
         out / "1_Pooling" / "config.json", {"word_embedding_dimension": TINY_N_EMBD, **flags}
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Quantised copies (what most people download)
+
+#: llama_ftype values of the quantised types the engine is tested with.
+QUANT_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K": 15}  # Q4_K: LLAMA_FTYPE_MOSTLY_Q4_K_M
+
+
+def write_quantized(
+    source: str | os.PathLike[str], path: str | os.PathLike[str], qtype: str
+) -> Path:
+    """Quantise a GGUF with llama.cpp's own ``llama_model_quantize``.
+
+    Tensors whose rows are not a whole number of the type's blocks (32 values for Q8_0/Q4_0,
+    256 for Q4_K) are kept in a type llama.cpp picks; write the source with ``n_embd`` and
+    ``n_ff`` multiples of 256 to have every matrix in the K type.
+    """
+    import llama_cpp.llama_cpp as ll
+
+    params = ll.llama_model_quantize_default_params()
+    params.ftype = QUANT_TYPES[qtype]
+    params.nthread = 1
+    status = ll.llama_model_quantize(
+        os.fspath(source).encode(), os.fspath(path).encode(), ctypes.byref(params)
+    )
+    if status != 0:
+        raise RuntimeError(f"llama_model_quantize failed ({status}) for {qtype}")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Crafted and damaged files (what llama.cpp asserts on)
+
+#: Broken variants of a tiny BERT: case -> (the key the error must name, what is changed).
+CRAFTED_CASES: dict[str, tuple[str, dict[str, object]]] = {
+    "repeated_token": ("tokenizer.ggml.tokens", {"repeat_token": 40}),
+    "pooling_out_of_range": ("bert.pooling_type", {"bert.pooling_type": (9, "uint32")}),
+    "block_count_zero": ("bert.block_count", {"bert.block_count": (0, "uint32")}),
+    "block_count_huge": ("bert.block_count", {"bert.block_count": (100_000, "uint32")}),
+    "eps_nan": (
+        "bert.attention.layer_norm_epsilon",
+        {"bert.attention.layer_norm_epsilon": (float("nan"), "float32")},
+    ),
+    "eps_inf": (
+        "bert.attention.layer_norm_epsilon",
+        {"bert.attention.layer_norm_epsilon": (float("inf"), "float32")},
+    ),
+    "eps_negative": (
+        "bert.attention.layer_norm_epsilon",
+        {"bert.attention.layer_norm_epsilon": (-1e-5, "float32")},
+    ),
+    "eps_wrong_type": (
+        "bert.attention.layer_norm_epsilon",
+        {"bert.attention.layer_norm_epsilon": ("tiny", "string")},
+    ),
+    "context_length_zero": ("bert.context_length", {"bert.context_length": (0, "uint32")}),
+    "no_architecture": ("general.architecture", {"general.architecture": None}),
+    "truncated": ("truncated", {"truncate": 0.6}),
+}
+
+
+def write_crafted(
+    source: str | os.PathLike[str], path: str | os.PathLike[str], changes: dict[str, object]
+) -> Path:
+    """Copy an f32 GGUF with metadata changed, as a crafted or damaged download would be.
+
+    ``changes`` maps a key to ``(value, gguf type name)`` (or None to drop the key), plus:
+    ``repeat_token``: give token N the text of token N + 1; ``truncate``: keep that fraction
+    of the file's bytes; ``nan_tensor``: fill the named tensor with NaN; ``vocab_size``: keep
+    only the first N tokens (and token embedding rows).
+    """
+    changes = dict(changes)
+    out = Path(path)
+    if "truncate" in changes:
+        data = Path(source).read_bytes()
+        out.write_bytes(data[: int(len(data) * float(changes["truncate"]))])  # type: ignore[arg-type]
+        return out
+    reader = gguf.GGUFReader(source)
+    arch = str(reader.get_field("general.architecture").contents())  # type: ignore[union-attr]
+    writer = gguf.GGUFWriter(path=None, arch=arch)
+    if "general.architecture" in changes:  # the writer always writes it: take it out
+        writer.kv_data[0].pop("general.architecture", None)
+    repeat = changes.pop("repeat_token", None)
+    nan_tensor = changes.pop("nan_tensor", None)
+    vocab_size = changes.pop("vocab_size", None)
+    per_token = ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.scores")
+    for field in reader.fields.values():
+        name = field.name
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        if name in changes:
+            continue
+        value = field.contents()
+        if name == "tokenizer.ggml.tokens" and repeat is not None:
+            value = list(value)
+            value[int(repeat)] = value[int(repeat) + 1]  # type: ignore[call-overload]
+        if name in per_token and vocab_size is not None:
+            value = list(value)[: int(vocab_size)]  # type: ignore[call-overload]
+        vtype = field.types[0]
+        sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, value, vtype, sub_type=sub_type)
+    for key, change in changes.items():
+        if change is None or key == "general.architecture":
+            continue
+        value, type_name = change  # type: ignore[misc]
+        writer.add_key_value(key, value, gguf.GGUFValueType[type_name.upper()])
+    for tensor in reader.tensors:
+        data = np.asarray(tensor.data)
+        shape = tuple(int(n) for n in reversed(tensor.shape))
+        array = data.astype(np.float32).reshape(shape)
+        if tensor.name == nan_tensor:
+            array = np.full_like(array, np.nan)
+        if tensor.name == "token_embd.weight" and vocab_size is not None:
+            array = array[: int(vocab_size)]  # type: ignore[call-overload]
+        writer.add_tensor(tensor.name, array)
+    return write_gguf_atomically(writer, out)

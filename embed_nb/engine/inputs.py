@@ -6,7 +6,7 @@ before any native call can see it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import cast
 
@@ -19,12 +19,33 @@ def as_text_list(texts: object, what: str = "texts") -> tuple[list[str], bool]:
     """Turn a str or an iterable of str into a list; the flag says a single str was given."""
     if isinstance(texts, str):
         return [texts], True
-    # A mapping would iterate its keys; llama-server refuses {"content": ...} objects too.
-    if isinstance(texts, bytes | bytearray | Mapping) or not isinstance(texts, Iterable):
+    if _is_dataframe(texts):
+        # Iterating a DataFrame gives its column names: never what was meant.
         raise InvalidInputError(
-            f"{what} must be a str or a list of str, not {type(texts).__name__}"
+            f"{what} is a DataFrame; pick a column: df['text'] (or embed_nb.embed(df, "
+            "column='text'))"
         )
+    # A mapping would iterate its keys (llama-server refuses {"content": ...} objects too); a
+    # set has no order, so its vectors could not be matched back to its texts.
+    if isinstance(texts, bytes | bytearray | Mapping | Set) or not isinstance(texts, Iterable):
+        hint = (
+            "; decode bytes first, e.g. data.decode('utf-8')"
+            if isinstance(texts, bytes | bytearray)
+            else ""
+        )
+        if isinstance(texts, Set):
+            hint = "; a set has no order: pass sorted(texts) or a list"
+        raise InvalidInputError(
+            f"{what} must be a str or a list of str, not {type(texts).__name__}{hint}"
+        )
+    if isinstance(texts, np.ndarray) and texts.ndim != 1:
+        raise InvalidInputError(f"{what} must be 1-D, not an array of shape {texts.shape}")
     return checked_texts(texts, what), False
+
+
+def _is_dataframe(value: object) -> bool:
+    """A pandas (or pandas-like: polars, modin) DataFrame, without importing pandas."""
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
 
 
 def checked_texts(texts: Iterable[object], what: str = "texts") -> list[str]:

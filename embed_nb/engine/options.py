@@ -95,7 +95,7 @@ def _bounded_int(name: str, value: object, low: int, high: int, hint: str = "") 
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"{name} must be an integer, not {value!r}")
     if not low <= value <= high:
-        shown = str(value) if abs(value) < 10**12 else f"a {len(str(abs(value)))}-digit number"
+        shown = str(value) if abs(value) < 10**12 else f"<an integer of {value.bit_length()} bits>"
         why = f" ({hint})" if hint else ""
         raise InvalidInputError(f"{name}={shown} is out of range; use {low}..{high}{why}")
     return int(value)

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +49,7 @@ TIMEOUT_ENV = "EMBED_NB_PROBE_TIMEOUT"
 SIMULATE_EXTRA_BUFTS_CRASH_ENV = "EMBED_NB_TEST_EXTRA_BUFTS_CRASH"
 PROBE_TEXTS = ("The cat sits on the mat.", "hello [SEP] <s> wörld 🐼 \t 123")
 
+_SOURCE_DIRS = re.compile(r"\S*/(?=[^/\s]+:\d+:)")  # the build tree's path before file:line
 _EXIT_REFUSED = 3  # llama.cpp refused the file cleanly: the parent's own load will say why
 _EXIT_NOT_FINITE = 4
 
@@ -107,6 +109,7 @@ def _run_child(weights: Path, extra_bufts: bool) -> dict[str, Any]:
     package_root = str(Path(embed_nb.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env["GGML_NO_BACKTRACE"] = "1"  # ggml would attach gdb to print one: seconds, no use here
     command = [
         sys.executable,
         "-m",
@@ -166,8 +169,8 @@ def _crash_detail(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in lines:
         if "GGML_ASSERT" in line or "GGML_ABORT" in line or "error:" in line.lower():
-            return line[-300:]
-    return lines[-1][-300:] if lines else ""
+            return _SOURCE_DIRS.sub("", line)[-300:]  # "llama-vocab.cpp:3527: GGML_ASSERT(...)"
+    return _SOURCE_DIRS.sub("", lines[-1])[-300:] if lines else ""
 
 
 # --- the verdict store -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ Errors a user can fix print as one line, ``embed-nb: error: <message>``, on stde
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -421,7 +422,9 @@ def _embed_command(args: argparse.Namespace) -> None:
     if args.output is not None:
         # Atomic: a failed write (full disk, ulimit -f) leaves an older file whole.
         with atomic_write(args.output) as handle:
-            np.save(handle, printed.rows)
+            # Through Python's own write: numpy's tofile() on a file object ignores a short
+            # write (seen with ulimit -f), and would leave a truncated file without an error.
+            handle.write(_npy_bytes(printed.rows))
         n, d = printed.rows.shape
         print(f"{PROG}: saved {n} x {d} float32 embeddings to {args.output}", file=sys.stderr)
     fmt = args.embd_output_format
@@ -429,6 +432,13 @@ def _embed_command(args: argparse.Namespace) -> None:
         fmt = None if args.output is not None else ""
     if fmt is not None:
         _write(format_output(printed, fmt))
+
+
+def _npy_bytes(rows: np.ndarray) -> bytes:
+    """The ``.npy`` file of ``rows``, as bytes."""
+    buffer = io.BytesIO()
+    np.save(buffer, rows)
+    return buffer.getvalue()
 
 
 def _check_output(path: str) -> None:

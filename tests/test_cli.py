@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -617,3 +617,155 @@ def test_demo_command_with_default_model(
     sims = np.array(data["cosineSimilarity"])
     assert sims[0, 1] > sims[0, 2] + 0.3  # cat/feline far closer than cat/Python
     np.testing.assert_array_equal(sims, printed(cosine_matrix(expected), ".2f"))
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile arguments and outputs (issue 9): one line on stderr, a non-zero status, nothing lost
+
+
+def test_unknown_options_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (("embed", "-p", "x", "--bogus"), ("rerank", "q", "--nope"), ("fly",), ()):
+        status, out, err = run(capsys, *argv)
+        assert status == 2 and out == ""
+        assert err.startswith("embed-nb: error: ") and err.count("\n") == 1, err
+    status, _, err = run(capsys, "embed", "-p", "x", "--bogus")
+    assert "unrecognized arguments: --bogus" in err
+
+
+def test_an_endless_input_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    status, _, err = run(capsys, "embed", "-m", "/no/such.gguf", "-f", "/dev/zero")
+    assert status == 2
+    assert_one_line_error(err, "/dev/zero holds more than 64 MiB")
+
+
+def test_an_input_over_the_limit_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import embed_nb.cli
+
+    monkeypatch.setattr(embed_nb.cli, "MAX_INPUT_BYTES", 10)
+    source = tmp_path / "big.txt"
+    source.write_text("a\n" * 20)
+    status, _, err = run(capsys, "rerank", "q", "-f", source, "-m", "/no/such.gguf")
+    assert status == 2
+    assert_one_line_error(err, f"{source} holds more than 10 bytes")
+    status, _, err = run(capsys, "embed", "-f", tmp_path)
+    assert_one_line_error(err, f"cannot read {tmp_path}: it is a directory")
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("missing/out.npy", "the directory {dir}/missing does not exist"),
+        ("", "that is a directory"),
+        ("out.txt", "must end in .npy"),
+    ],
+)
+def test_bad_output_paths_fail_before_loading(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str, expected: str
+) -> None:
+    target = f"{tmp_path}/{where}" if where else f"{tmp_path}.npy"
+    if not where:
+        Path(target).mkdir()
+    status, _, err = run(capsys, "embed", "-m", "/no/such.gguf", "-p", "x", "-o", target)
+    assert status == 2
+    assert expected.format(dir=tmp_path) in err and err.count("\n") == 1, err
+
+
+def test_an_output_on_a_full_device_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bert_mean_path: Path
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    link = tmp_path / "full.npy"
+    link.symlink_to("/dev/full")
+    status, _, err = run(capsys, "embed", "-m", bert_mean_path, "-p", "x", "-o", link)
+    assert status == 1
+    assert_one_line_error(err, f"cannot write {link}: No space left on device")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories anyway")
+def test_an_output_in_a_read_only_directory_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bert_mean_path: Path
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        status, _, err = run(
+            capsys, "embed", "-m", bert_mean_path, "-p", "x", "-o", locked / "out.npy"
+        )
+    finally:
+        locked.chmod(0o755)
+    assert status == 1
+    assert_one_line_error(err, f"cannot write {locked / 'out.npy'}: Permission denied")
+
+
+def _limited(limit: int, ignore_signal: bool) -> Callable[[], None]:
+    def apply() -> None:
+        import resource
+        import signal
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        if ignore_signal:  # then the write fails with EFBIG instead of killing the process
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return apply
+
+
+@pytest.mark.parametrize("ignore_signal", [True, False])
+def test_a_failed_output_write_keeps_the_good_file(
+    tmp_path: Path, bert_mean_path: Path, ignore_signal: bool
+) -> None:
+    pytest.importorskip("resource")
+    target = tmp_path / "out.npy"
+    argv = [sys.executable, "-m", "embed_nb", "embed", "-m", str(bert_mean_path), "-o", str(target)]
+    good = subprocess.run([*argv, "-p", "a"], capture_output=True, timeout=120, check=False)
+    assert good.returncode == 0, good.stderr
+    before = target.read_bytes()
+    bigger = [arg for text in ("b", "c", "d", "e") for arg in ("-p", text)]
+    done = subprocess.run(
+        [*argv, *bigger],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_limited(len(before) + 10, ignore_signal),
+    )
+    assert done.returncode != 0
+    assert target.read_bytes() == before  # the old output is whole
+    if ignore_signal:
+        err = done.stderr.decode()
+        assert_one_line_error(err, f"cannot write {target}: File too large")
+        assert [p.name for p in tmp_path.iterdir()] == ["out.npy"]  # no temporary left
+
+
+def test_stdout_on_a_full_device_is_one_line(bert_mean_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "embed_nb", "embed", "-m", str(bert_mean_path), "-p", "x"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert_one_line_error(done.stderr.decode(), "cannot write the output: No space left")
+
+
+def test_odd_separators_and_numbers_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (("embed", "-p", "x", "--cls-separator", ""), "--cls-separator must not be empty"),
+        (("embed", "-p", "x", "--embd-separator", ""), "the separator must not be empty"),
+        (("embed", "-p", "x", "--embd-normalize", str(10**400)), "--embd-normalize"),
+        (("embed", "-p", "x", "--embd-normalize", "1e9"), "invalid int value"),
+        (("rerank", "q", "d", "-m", "x.gguf", "--top-n", "-3"), "--top-n must be 0 or more"),
+        (("embed", "-p", "x", "-ngl", "many"), "give a number of layers"),
+    ]
+    for argv, expected in cases:
+        status, _, err = run(capsys, "embed" if not argv else argv[0], *argv[1:])
+        assert status == 2, argv
+        assert expected in err and err.count("\n") == 1, err

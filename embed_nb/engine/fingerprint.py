@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import ModelLoadError, ModelNotFoundError
 from ..paths import cache_dir
 
-# Reads of 4 MiB keep the hash near memory speed; hashlib releases the GIL for each.
+# Reads of 4 MiB keep the hash near its own speed; hashlib releases the GIL for each.
 _CHUNK = 4 << 20
 # Characters of the digest in a fingerprint: 64 bits, enough to tell a user's files apart.
 # Verification verdicts use the whole digest (see file_digest), which a crafted file cannot
@@ -38,7 +38,7 @@ def file_fingerprint(path: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """The BLAKE2b-256 hex digest of every byte of ``path``, hashed at most once per identity."""
+    """The SHA-256 hex digest of every byte of ``path``, hashed at most once per identity."""
     identity = _identity(path)
     with _MEMO_LOCK:
         known = _MEMO.get(identity)
@@ -68,7 +68,7 @@ def _identity(path: Path) -> tuple[str, int, int, int, int]:
 
 
 def _hash_file(path: Path, identity: tuple[str, int, int, int, int]) -> str:
-    digest = hashlib.blake2b(digest_size=32)
+    digest = hashlib.sha256()  # SHA-NI: 0.11 s for MiniLM's 44 MiB here, blake2b 0.19 s
     try:
         with open(identity[0], "rb", buffering=0) as f:
             buffer = bytearray(_CHUNK)

@@ -160,7 +160,7 @@ def test_bad_load_options_are_refused(bert_mean_path: Path, options: dict[str, o
 def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF" + b"\x00" * 64)
-    with pytest.raises(EmbedNbError, match="not a valid GGUF|could not load"):
+    with pytest.raises(EmbedNbError, match=r"not a valid GGUF|could not load"):
         LocalModel(junk)
 
 

@@ -33,6 +33,7 @@ import hashlib
 import math
 import os
 import re
+import signal
 import sqlite3
 import threading
 import time
@@ -131,6 +132,30 @@ def row_checksum(key: str, dtype: str, shape: str, n_tokens: int, data: bytes) -
     digest.update(f"{key}\x1f{dtype}\x1f{shape}\x1f{n_tokens}\x1e".encode())
     digest.update(data)
     return digest.digest()
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Defer SIGINT (KeyboardInterrupt) to the end of the block, then deliver it.
+
+    Python runs signal handlers in the main thread only, so only there can a Ctrl-C interrupt
+    the block; elsewhere, or where a handler not set from Python is installed, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # now handled as it would have been
 
 
 def _error_kind(error: BaseException) -> str:
@@ -295,14 +320,20 @@ class EmbeddingCache:
 
     @contextlib.contextmanager
     def _transaction(self, db: sqlite3.Connection) -> Iterator[None]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``, closed whatever happens in between."""
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            yield
-            db.execute("COMMIT")
-        except BaseException:
-            self._end_transaction(db)
-            raise
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, closed whatever happens in between.
+
+        A Ctrl-C is held until the transaction has committed or rolled back (it lasts
+        milliseconds, at most :data:`BUSY_TIMEOUT_MS` waiting for a lock), so it can never
+        land between ``BEGIN`` and the clean-up and leave the lock held.
+        """
+        with _interrupts_held():
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                yield
+                db.execute("COMMIT")
+            except BaseException:
+                self._end_transaction(db)
+                raise
 
     def _end_transaction(self, db: sqlite3.Connection) -> None:
         """Roll back an open transaction; if even that fails, drop the connection.

@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="write the table and list to this file")
     parser.add_argument("--fixtures", type=Path,
                         help="reuse (or build once into) this fixtures directory")
+    parser.add_argument("--tree", type=Path, default=core.REPO,
+                        help="probe the embed_nb of another source tree (e.g. an old commit "
+                        "unpacked with git archive), to check that the probes still find what "
+                        "the issue found")
     parser.add_argument("--keep", action="store_true", help="keep every probe's work directory")
     parser.add_argument("--list", action="store_true", help="list the probes and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every result")
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = core.Context(workroot, fixtures, core.make_secret(), keep=args.keep,
                        verbose=args.verbose)
     ctx.default_cache = fixtures / "defcache"
+    ctx.tree = args.tree.resolve()
     started = time.monotonic()
     print(f"work directory {workroot}; building fixtures in {fixtures} ...", flush=True)
     _build_fixtures(ctx, args.quick)
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(core.REPO), "status", "--porcelain", "embed_nb"],
                            capture_output=True, text=True).stdout.strip()
+    if ctx.tree != core.REPO:
+        commit, dirty = f"(tree {ctx.tree})", ""
     when = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     clean = [r for r in results if r.outcome == "clean"]
     n_err = sum(r.clean_error for r in clean)

@@ -91,7 +91,10 @@ def main() -> int:
                 result = Outcome("traceback", f"KeyboardInterrupt escaped: {error}")
                 env.show("".join(traceback.format_exception(error)))
             except BaseException as error:
-                if isinstance(error, SystemExit):
+                verdict = getattr(error, "outcome", None)
+                if isinstance(verdict, str) and hasattr(error, "detail"):
+                    result = Outcome(verdict, str(error.detail))
+                elif isinstance(error, SystemExit):
                     result = Outcome("traceback", f"SystemExit({error.code!r})")
                 else:
                     result = classify_exception(error)

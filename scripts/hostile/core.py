@@ -105,6 +105,7 @@ class Context:
     keep: bool = False
     verbose: bool = False
     default_cache: Path | None = None  # the fixture cache that holds the converted default model
+    tree: Path = REPO  # the source tree whose embed_nb (and tests/) the children import
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
 
@@ -223,7 +224,7 @@ def child_env(ctx: Context, work: Path, extra: dict[str, str]) -> dict[str, str]
         TMPDIR=str(work / "tmp"),
         HF_HUB_OFFLINE="1",
         HF_HOME=str(work / "home" / "hf"),
-        PYTHONPATH=os.pathsep.join([str(SCRIPTS), str(REPO), str(REPO / "tests")]),
+        PYTHONPATH=os.pathsep.join([str(SCRIPTS), str(ctx.tree), str(ctx.tree / "tests")]),
         PYTHONUNBUFFERED="1",
         PYTHONFAULTHANDLER="1",
         MPLBACKEND="Agg",

@@ -188,13 +188,10 @@ def load_embed(p: dict[str, Any], env: Env) -> Outcome:
             if not np.isfinite(scores).all():
                 return bad("wrong", f"non-finite rerank scores {scores}")
             return ok("reranked")
-        vectors = embed_nb.embed(["hello world", "the cat sits"], model=model, **kwargs)
         tokens_pooled = getattr(model, "pooling", "") == "none"
-        outcome = check_vectors(
-            vectors if not tokens_pooled else np.asarray(vectors[0]),
-            None if tokens_pooled else 2,
-            int(model.n_embd),
-        )
+        texts: Any = "hello world" if tokens_pooled else ["hello world", "the cat sits"]
+        vectors = embed_nb.embed(texts, model=model, **kwargs)
+        outcome = check_vectors(vectors, None if tokens_pooled else 2, int(model.n_embd))
         if outcome.outcome != "clean":
             return outcome
         # The normalisation the caller asked for must be the one applied.

@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,52 @@ def test_interrupted_write_keeps_previous_file(
         write_tiny_bert(path, seed=9)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["bert.gguf"]
+
+
+def test_a_failed_write_closes_the_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[gguf.GGUFWriter] = []
+    real_open = gguf.GGUFWriter.open_output_file
+
+    def remember(self: gguf.GGUFWriter, path: Path | None = None) -> None:
+        opened.append(self)
+        real_open(self, path)
+
+    monkeypatch.setattr(gguf.GGUFWriter, "open_output_file", remember)
+    _fail_midway(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        write_tiny_bert(tmp_path / "bert.gguf")
+    assert opened and all(writer.fout is None for writer in opened)  # no leaked handle
+
+
+def test_temps_of_killed_writers_are_removed_after_a_day(tmp_path: Path) -> None:
+    abandoned = tmp_path / ".bert.gguf.0123456789ab.partial"
+    in_progress = tmp_path / ".other.gguf.ba9876543210.partial"
+    for temp in (abandoned, in_progress):
+        temp.write_bytes(b"GGUF half")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(abandoned, (two_days_ago, two_days_ago))
+    write_tiny_bert(tmp_path / "bert.gguf")
+    assert not abandoned.exists()
+    assert in_progress.exists()  # another process may be writing it right now
+
+
+def test_a_full_disk_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        path = write_tiny_bert(small / "bert.gguf")  # tiny: fits
+        before = path.read_bytes()
+        with pytest.raises(OSError):
+            write_tiny_bert(path, n_embd=256, n_ff=1024, seed=9)  # does not fit
+        assert path.read_bytes() == before
+        assert [p.name for p in small.iterdir()] == ["bert.gguf"]
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_written_file_is_not_private(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ def _numbers(values: Any, where: str) -> np.ndarray:
     if not _NUMBER_TYPES.issuperset(map(type, values)):
         raise Malformed(f"{where} holds something that is not a number")
     try:
-        array = np.asarray(values, dtype=np.float64).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused by the caller
+            array = np.asarray(values, dtype=np.float64).astype(np.float32)
     except (OverflowError, ValueError):
         raise Malformed(f"{where} holds a number out of range") from None
     return array

@@ -55,13 +55,12 @@ _PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
 
 def shown_url(url: str) -> str:
     """A URL fit for an error message: no userinfo, query or fragment (they may hold a key)."""
-    text = url.strip()
-    text = re.split(r"[?#]", text, maxsplit=1)[0]
+    text = re.split(r"[?#]", url.strip(), maxsplit=1)[0]
     scheme, sep, rest = text.partition("://")
     if sep:
-        netloc, slash, path = rest.partition("/")
-        netloc = netloc.rpartition("@")[2]
-        text = f"{scheme}://{netloc}{slash}{path}"
+        # Everything up to the last '@' may be userinfo, even where a '/' in a key has moved
+        # the parser's idea of where the host ends.
+        text = f"{scheme}://{rest.rpartition('@')[2]}"
     return repr(clean_text(text, 100))
 
 
@@ -104,6 +103,15 @@ class Endpoint:
                 f"the server URL must be a str like http://127.0.0.1:8080, not {type(url).__name__}"
             )
         shown = shown_url(url)
+        if re.search(r"[\x00-\x20\x7f]", url.strip()):
+            # urlsplit would drop tabs and line breaks and read another host than was written.
+            raise InvalidInputError(
+                f"{shown} holds spaces or control characters; write it like http://127.0.0.1:8080"
+            )
+        if "@" in url:
+            raise InvalidInputError(
+                "put the API key in api_key= (or EMBED_NB_API_KEY), not in the URL"
+            )
         try:
             parts = urlsplit(url.strip())
             host = parts.hostname
@@ -115,10 +123,6 @@ class Endpoint:
         if parts.scheme not in ("http", "https") or not host:
             raise InvalidInputError(
                 f"{shown} is not an http(s) URL; write it like http://127.0.0.1:8080"
-            )
-        if "@" in parts.netloc:
-            raise InvalidInputError(
-                "put the API key in api_key= (or EMBED_NB_API_KEY), not in the URL"
             )
         if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
             raise InvalidInputError(
@@ -258,6 +262,11 @@ class Transport:
             if conn.timeout < self.connect_timeout:
                 raise _Expired from None
             raise ConnectionError(f"connect timed out after {self.connect_timeout:g} s") from None
+        # http.client sends the headers and the body in two writes; with Nagle's algorithm the
+        # second waits for the server's delayed ACK (40 ms on Linux) on every request.
+        assert conn.sock is not None
+        with contextlib.suppress(OSError):
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn, False
 
     def close(self) -> None:
@@ -304,28 +313,32 @@ class Transport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _Expired
-        watchdog = _Watchdog(conn.sock, remaining)
+        sock = conn.sock  # kept: http.client lets go of it when the server says it will close
+        assert sock is not None
+        watchdog = _Watchdog(sock, remaining)
+        response: http.client.HTTPResponse | None = None
         try:
-            assert conn.sock is not None
-            conn.sock.settimeout(remaining)
+            sock.settimeout(remaining)
             conn.request(method, self.endpoint.prefix + path, body, self._headers(body is not None))
             response = conn.getresponse()
             ok = 200 <= response.status < 300
-            data, whole = _read_capped(conn, response, limit if ok else ERROR_BODY_LIMIT, deadline)
+            data, whole = _read_capped(sock, response, limit if ok else ERROR_BODY_LIMIT, deadline)
             if ok and not whole:
                 raise _TooLarge(limit)
             location = response.getheader("Location") or ""
         except BaseException as error:
-            conn.close()  # a half-used connection must not be reused
+            # A half-used connection must not be reused; the response holds the socket open
+            # (so a hostile sender would go on filling it) until it is closed too.
+            _close(conn, response)
             fired = watchdog.stop()
             if fired or isinstance(error, TimeoutError):
                 raise _Expired from None
             raise
         if watchdog.stop():  # it fired after the last read: the body may be cut short
-            conn.close()
+            _close(conn, response)
             raise _Expired
         if response.will_close or not whole:
-            conn.close()
+            _close(conn, response)
         return Reply(response.status, data, location, whole)
 
     def request(self, method: str, path: str, payload: Any = None, *, limit: int) -> Reply:
@@ -446,8 +459,14 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _close(conn: http.client.HTTPConnection, response: http.client.HTTPResponse | None) -> None:
+    conn.close()
+    if response is not None:
+        response.close()
+
+
 def _read_capped(
-    conn: http.client.HTTPConnection,
+    sock: socket.socket,
     response: http.client.HTTPResponse,
     limit: int,
     deadline: float,
@@ -461,8 +480,10 @@ def _read_capped(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if conn.sock is not None:
-            conn.sock.settimeout(remaining)
+        if response.isclosed():  # http.client closes it once the whole body was read
+            return b"".join(chunks), True
+        with contextlib.suppress(OSError):
+            sock.settimeout(remaining)
         chunk = response.read(min(_CHUNK, limit + 1 - total))
         if not chunk:
             return b"".join(chunks), True

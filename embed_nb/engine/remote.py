@@ -29,6 +29,7 @@ The parts live in private modules: ``_remote_secret`` (key policy, scrubbing), `
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -128,6 +129,18 @@ def _shielded(method: Callable[..., T]) -> Callable[..., T]:
             raise RemoteError(scrubber.clean(f"{type(error).__name__}: {clean}", 500)) from None
 
     return wrapper
+
+
+class _Opaque:
+    """A server-supplied string sent back as is but never shown (it may hold anything)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<as the server gave it>"
 
 
 @dataclass(frozen=True)
@@ -309,7 +322,7 @@ class RemoteModel:
                     f"{self.url} lists its model without a usable id; pass model=... by hand"
                 )
         # The id goes back to the server as is; what is shown is scrubbed and on one line.
-        self._wire_model = model
+        self._wire_model = _Opaque(model)
         self.model_id = clean(model, NAME_LIMIT)
         self.name = name or self.model_id
         slots = answers.int_field(props, "total_slots", 1, 1 << 16) or 1
@@ -434,7 +447,7 @@ class RemoteModel:
             "v": 2,
             "kind": self.kind,
             "endpoint": f"{ep.scheme}://{ep.host}:{ep.port}{ep.prefix}",
-            "model": self._wire_model,
+            "model": self._wire_model.value,
             "path": model_path or "",
             "pooling": self.pooling if self.pooling in ("none", "rank") else POOLED,
             "probe": probe,
@@ -684,7 +697,7 @@ class RemoteModel:
             part = inputs[batch.start : batch.stop]
             payload: dict[str, Any] = {
                 "input": part,
-                "model": self._wire_model,
+                "model": self._wire_model.value,
                 "encoding_format": "base64",
             }
             if self.kind == "llama-server":
@@ -793,11 +806,12 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
 
 def _seconds(name: str, value: object, *, positive: bool) -> float:
     """A finite number of seconds, > 0 (or >= 0), at most a week."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(number) and (number > 0 if positive else number >= 0)
-        ok = ok and number <= MAX_SECONDS
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int beyond any float
+            number = float(value)
+    ok = math.isfinite(number) and (number > 0 if positive else number >= 0)
+    ok = ok and number <= MAX_SECONDS
     if not ok:
         sign = "positive" if positive else "non-negative"
         raise InvalidInputError(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from .display import one_line
 from .errors import EmbedNbError, InputTooLongError, InvalidInputError, ModelNotFoundError
 from .files import FileAccessError, atomic_write, describe, read_capped
 from .models import DEFAULT_MODEL
@@ -69,7 +70,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix(PROG).strip()
         where = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message}{where}\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)}{where}\n")
 
 
 def _gpu_layers(value: str) -> int | None:
@@ -305,7 +306,7 @@ def _drop_stdout() -> None:
 
 
 def _fail(message: str, status: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
     return status
 
 

@@ -54,6 +54,16 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def one_line(text: object) -> str:
+    """``text`` as one printable line, for an error message: line breaks, NUL and other
+    control characters are written as escapes (``\\n``, ``\\x00``), and so are lone surrogates,
+    which no terminal or notebook stream can encode."""
+    value = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
+
+
 def clip(text: str, limit: int = MAX_CHARS) -> str:
     """One line of at most ``limit`` characters (the rest becomes an ellipsis)."""
     flat = " ".join(text.split())

@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog}? for usage)")
+        raise _usage(f"{self.prog}: {message} (see {self.prog}? for usage)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or f"{self.prog}: invalid arguments")
@@ -154,6 +154,14 @@ def _unescape(sep: str) -> str:
     return sep.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
 
 
+def _usage(message: str) -> UsageError:
+    """A UsageError whose message is one printable line, whatever the user typed into it
+    (a newline, a NUL, a lone surrogate that the output stream could not even encode)."""
+    from .display import one_line
+
+    return UsageError(one_line(message))
+
+
 def _friendly(method: F) -> F:
     """Turn errors the user can cause into one UsageError line."""
 
@@ -161,14 +169,14 @@ def _friendly(method: F) -> F:
     def wrapper(self: EmbedMagics, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except UsageError:
-            raise
+        except UsageError as error:
+            raise _usage(str(error)) from None
         except EmbedNbError as error:
-            raise UsageError(f"{type(error).__name__}: {error}") from None
+            raise _usage(f"{type(error).__name__}: {error}") from None
         except KeyboardInterrupt as interrupt:
             notes = getattr(interrupt, "__notes__", None) or []
             detail = " ".join(note.removeprefix("embed_nb: ") for note in notes)
-            raise UsageError(detail or "interrupted; the model is still loaded") from None
+            raise _usage(detail or "interrupted; the model is still loaded") from None
 
     return wrapper  # type: ignore[return-value]
 

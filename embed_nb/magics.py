@@ -173,6 +173,8 @@ def _friendly(method: F) -> F:
             raise _usage(str(error)) from None
         except EmbedNbError as error:
             raise _usage(f"{type(error).__name__}: {error}") from None
+        except OSError as error:  # the machine's, not ours: a full disk, a missing directory
+            raise _usage(f"{type(error).__name__}: {error}") from None
         except KeyboardInterrupt as interrupt:
             notes = getattr(interrupt, "__notes__", None) or []
             detail = " ".join(note.removeprefix("embed_nb: ") for note in notes)
@@ -383,6 +385,10 @@ class EmbedMagics(Magics, Configurable):
                 value = getattr(value, part)
             except AttributeError:
                 raise UsageError(f"{name!r}: {type(value).__name__} has no {part!r}") from None
+            except Exception as error:  # a property of the user's object that raises
+                raise UsageError(
+                    f"{name!r}: reading {part!r} raised {type(error).__name__}: {error}"
+                ) from None
         return value
 
     def _store(self, name: str | None, value: Any) -> None:
@@ -590,6 +596,11 @@ class EmbedMagics(Magics, Configurable):
             print("plotly is not installed, so this map is static (pip install plotly)")
             return projection
         frame = projection.to_pandas()
+        # plotly reads <b>, <a href=...> and friends in hover text as markup: escape the
+        # document text (plotly shows the entities as the characters they stand for).
+        from .display import esc
+
+        frame["label"] = [esc(label) for label in frame["label"]]
         return px.scatter(
             frame,
             x="x",

@@ -7,7 +7,7 @@ with ``.embed``, or :func:`embed_nb.api.embed` (the kernel's current model), imp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,11 +75,12 @@ def _numeric(data: object, what: str) -> np.ndarray:
 
 def _text_list(texts: object) -> list[str]:
     """Texts given beside vectors: a list (or array, or Series) with one str per vector."""
-    if isinstance(texts, str | bytes) or not hasattr(texts, "__len__"):
+    if isinstance(texts, str | bytes) or not isinstance(texts, Iterable | np.ndarray):
         raise InvalidInputError(
             f"texts must be a list with one str per vector, not {type(texts).__name__}"
         )
-    values = texts.tolist() if hasattr(texts, "tolist") else list(texts)  # type: ignore[union-attr]
+    tolist = getattr(texts, "tolist", None)
+    values = tolist() if callable(tolist) else list(texts)
     return [str(t) for t in values]
 
 

@@ -722,16 +722,10 @@ def retrieve(
     ``template`` is formatted per hit with ``rank``, ``index``, ``score`` and ``document``.
     The result is a ``str``.
     """
-    if not isinstance(template, str) or not isinstance(sep, str):
+    if not isinstance(template, str) or not isinstance(sep, str):  # before the search's work
         raise InvalidInputError("template and sep must be str")
     result = search(query, corpus, k, model=model, cache=cache, column=column)
-    try:
-        return result.context(template, sep)
-    except (KeyError, IndexError, ValueError, AttributeError) as error:
-        raise InvalidInputError(
-            f"template {template!r} cannot be formatted ({type(error).__name__}: {error}); "
-            "use the fields {rank}, {index}, {score} and {document}"
-        ) from None
+    return result.context(template, sep)
 
 
 # --- projection ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InvalidInputError
+
 __all__ = [
     "Embeddings",
     "Projection",
@@ -240,10 +242,18 @@ class SearchResult:
 
         ``template`` is formatted with ``rank``, ``index``, ``score`` and ``document``.
         """
-        parts = [
-            template.format(rank=h.rank, index=h.index, score=h.score, document=h.document)
-            for h in self.hits
-        ]
+        if not isinstance(template, str) or not isinstance(sep, str):
+            raise InvalidInputError("template and sep must be str")
+        try:
+            parts = [
+                template.format(rank=h.rank, index=h.index, score=h.score, document=h.document)
+                for h in self.hits
+            ]
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+            raise InvalidInputError(
+                f"template {template!r} cannot be formatted ({type(error).__name__}: {error}); "
+                "use the fields {rank}, {index}, {score} and {document}"
+            ) from None
         return RetrievedContext(sep.join(parts))
 
     def to_pandas(self) -> Any:

@@ -637,3 +637,12 @@ def test_a_reranker_is_refused_by_the_comparing_magics(
                    "%embed_map docs --static", "%embed_search 'a dog' docs"):  # fmt: skip
         assert "reranker" in fails(ip, capsys, source)
     assert isinstance(run(ip, "%rerank 'a dog' docs"), RerankResult)
+
+
+def test_what_the_user_typed_cannot_break_the_error_line(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A lone surrogate cannot even be printed; a NUL or a tab would garble the line.
+    assert "\\ud800" in fails(ip, capsys, "%embed_map docs -- \ud800")
+    assert "\\x00" in fails(ip, capsys, "%embed_search 'q' docs --bogus\x00")
+    assert "\\t" in fails(ip, capsys, "%embed_sim docs -o 'a\tb'")

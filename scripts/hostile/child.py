@@ -63,6 +63,8 @@ def classify_exception(error: BaseException) -> Outcome:
         if "\n" in message.strip() or "Traceback" in message:
             return Outcome("traceback", f"{name} with a {message.count(chr(10)) + 1}-line message")
         return Outcome("clean", f"{name}: {message[:240]}", error=True)
+    if isinstance(error, MemoryError):
+        return Outcome("hang", f"MemoryError (unbounded memory): {message[:160]}")
     where = ""
     tb = traceback.extract_tb(error.__traceback__)
     if tb:

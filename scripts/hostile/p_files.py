@@ -31,6 +31,9 @@ from .core import Probe
 
 DB = "embeddings.sqlite"
 NEW_TEXTS = [f"a new text about dogs {i}" for i in range(12)]
+#: The engine's vectors move by up to ~1.3e-4 with the batch they are decoded in; a bit flip in
+#: bits 20-30 of a float32 moves a value by at least an eighth of itself.
+TOL = 1e-3
 
 # --------------------------------------------------------------------------------------------
 # Parent side
@@ -241,7 +244,7 @@ def _mutate_rows(path: Path, m: dict[str, Any]) -> str:
             blob = bytearray(db.execute(f'SELECT "{data}" FROM "{table}" WHERE "{key}" = ?',
                                         (target,)).fetchone()[0])
             word = rng.randrange(len(blob) // 4)
-            bit = rng.randrange(16, 31)  # exponent and high mantissa: a flip that matters
+            bit = rng.randrange(20, 31)  # exponent and high mantissa: a flip that matters
             value = int.from_bytes(blob[4 * word : 4 * word + 4], "little") ^ (1 << bit)
             blob[4 * word : 4 * word + 4] = value.to_bytes(4, "little")
             set_(data, bytes(blob))
@@ -357,7 +360,7 @@ def cache_case(p: dict[str, Any], env: Env) -> Outcome:
     outcome = check_vectors(vectors, len(texts), None)
     if outcome.outcome != "clean":
         return outcome
-    if not np.allclose(vectors, expected, atol=1e-4):
+    if not np.allclose(vectors, expected, atol=TOL):
         worst = int(np.abs(vectors - expected).max(axis=1).argmax())
         return bad("wrong", f"{note}: the vector of text {worst} differs from a fresh embed")
     # A second, fresh cache object reads the file again: a bad row must have been healed.
@@ -368,7 +371,7 @@ def cache_case(p: dict[str, Any], env: Env) -> Outcome:
     if op in ("chmod_file", "chmod_both"):
         path.chmod(0o644)
     again = np.asarray(embed_nb.embed(texts, model=model, cache=EmbeddingCache(path)))
-    if not np.allclose(again, expected, atol=1e-4):
+    if not np.allclose(again, expected, atol=TOL):
         return bad("wrong", f"{note}: a later session still reads a wrong vector")
     if not p["really_corrupt"]:
         if not path.is_file():
@@ -444,7 +447,7 @@ def sigint_writes(p: dict[str, Any], env: Env) -> Outcome:
         return bad("hang", f"after {interrupted} Ctrl-Cs another process cannot write: "
                    f"{(probe.stderr.strip().splitlines() or [''])[-1][:120]}")
     vectors = np.asarray(embed_nb.embed(NEW_TEXTS, model=model))
-    if not np.allclose(vectors, _fresh(NEW_TEXTS, env), atol=1e-4):
+    if not np.allclose(vectors, _fresh(NEW_TEXTS, env), atol=TOL):
         return bad("wrong", "vectors after the Ctrl-Cs differ from a fresh embed")
     if not path.is_file() or keys_before - _keys(path):
         return bad("data_loss", "rows from before the Ctrl-Cs are gone")
@@ -536,7 +539,7 @@ def scaled_fingerprint(p: dict[str, Any], env: Env) -> Outcome:
     texts = manifest(str(env.fixtures))["texts"]
     ref_default = np.load(env.fixtures / "refs" / "default.npy")
     ref_scaled = np.load(env.fixtures / "refs" / "scaled.npy")
-    if np.allclose(ref_default, ref_scaled, atol=1e-4):
+    if np.allclose(ref_default, ref_scaled, atol=TOL):
         return bad("wrong", "fixture problem: the scaled model's vectors equal the original's")
     original, scaled = fixture(env, "default"), fixture(env, "scaled:")
     use_cache = variant != "cache off"

@@ -205,6 +205,8 @@ def remote_case(p: dict[str, Any], env: Env) -> Outcome:
     if check.outcome != "clean":
         return check
     want = np.stack([truth(t) for t in TEXTS])
+    if p["behaviour"] == "huge":  # the server sent 3e38 in every place of the first vector
+        want[0] = 1 / np.sqrt(want.shape[1])
     if not np.allclose(vectors, want, atol=1e-5):
         return bad("wrong", "the vectors are not the server's, in order")
     return ok(f"result in {elapsed:.1f} s")

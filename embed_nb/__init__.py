@@ -35,6 +35,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import embed, project, rerank, retrieve, search, similarity
     from .cache import EmbeddingCache
+    from .files import FileAccessError
     from .loading import load_model
     from .results import (
         Embeddings,
@@ -59,6 +60,7 @@ _LAZY = {
     "retrieve": ".api",
     "project": ".api",
     "EmbeddingCache": ".cache",
+    "FileAccessError": ".files",
     "Embeddings": ".results",
     "Projection": ".results",
     "RerankHit": ".results",
@@ -73,6 +75,7 @@ __all__ = [
     "EmbedNbError",
     "EmbeddingCache",
     "Embeddings",
+    "FileAccessError",
     "InputTooLongError",
     "InvalidInputError",
     "ModelClosedError",

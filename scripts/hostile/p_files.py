@@ -424,7 +424,7 @@ def sigint_writes(p: dict[str, Any], env: Env) -> Outcome:
     keys_before = _keys(path)
     model = embed_nb.load_model(fixture(env, "tiny:bert"))
     interrupted = 0
-    for round_ in range(15):
+    for round_ in range(10):
         texts = [f"round {round_} text {i} {rng.random()}" for i in range(rng.choice([1, 8, 64]))]
         timer = threading.Timer(rng.uniform(0, 0.08), os.kill, (os.getpid(), signal.SIGINT))
         try:
@@ -451,7 +451,7 @@ def sigint_writes(p: dict[str, Any], env: Env) -> Outcome:
         return bad("wrong", "vectors after the Ctrl-Cs differ from a fresh embed")
     if not path.is_file() or keys_before - _keys(path):
         return bad("data_loss", "rows from before the Ctrl-Cs are gone")
-    return ok(f"{interrupted} of 15 rounds interrupted")
+    return ok(f"{interrupted} of 10 rounds interrupted")
 
 
 # --------------------------------------------------------------------------------------------

@@ -379,5 +379,5 @@ def confine_to_loopback(redirect_port: int | None) -> None:
     def connect_ex(self: socket.socket, address: Any) -> int:
         return _real_connect_ex(self, target(address))
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]

@@ -132,7 +132,8 @@ def rewrite(
     import numpy as np
 
     reader = gguf.GGUFReader(src)
-    old_arch = reader.get_field("general.architecture").contents()
+    arch_field = reader.get_field("general.architecture")
+    old_arch = arch_field.contents() if arch_field is not None else "unknown"
     writer = gguf.GGUFWriter(path=None, arch=arch or old_arch)
     override = dict(override or {})
     for f in reader.fields.values():
@@ -223,8 +224,11 @@ def crafted_specs(tiny: dict[str, Path]) -> list[tuple[str, str, Callable[[Path,
     U64, STR = gguf.GGUFValueType.UINT64, gguf.GGUFValueType.STRING
     specs: list[tuple[str, str, Callable[[Path, Path], Path]]] = []
 
-    def add(name: str, base: str, what: str, fn: Callable[[Path, Path], Path]) -> None:
-        specs.append((f"{base}-{name}", what, lambda _src, dst, b=base, f=fn: f(tiny[b], dst)))
+    def add(name: str, base: str, what: str, fn: Callable[..., Path]) -> None:
+        def make(_src: Path, dst: Path) -> Path:
+            return fn(tiny[base], dst)
+
+        specs.append((f"{base}-{name}", what, make))
 
     def per_base(base: str, arch: str) -> None:
         eps_key = (
@@ -386,13 +390,15 @@ def _swap_dims(which: int) -> Callable[[Any], None]:
 def _tokens(path: Path) -> list[str]:
     import gguf
 
-    return list(gguf.GGUFReader(path).get_field("tokenizer.ggml.tokens").contents())
+    field = gguf.GGUFReader(path).get_field("tokenizer.ggml.tokens")
+    return list(field.contents()) if field is not None else []
 
 
 def _types(path: Path) -> list[int]:
     import gguf
 
-    return [int(x) for x in gguf.GGUFReader(path).get_field("tokenizer.ggml.token_type").contents()]
+    field = gguf.GGUFReader(path).get_field("tokenizer.ggml.token_type")
+    return [int(x) for x in field.contents()] if field is not None else []
 
 
 def _tensor_names(path: Path) -> list[str]:

@@ -27,7 +27,7 @@ OPTION_VALUES: list[Any] = [
     float("inf"), "8", "all", [], [1], None, True, False, {}, b"8",
 ]
 INT_OPTIONS = ["n_ctx", "n_threads", "n_contexts", "n_ubatch", "batch_tokens", "n_gpu_layers"]
-STR_OPTIONS = {
+STR_OPTIONS: dict[str, list[Any]] = {
     "flash_attn": ["on", "off", "auto", "ON", "", "yes", True, None, 1, [], "fa"],
     "pooling": ["none", "mean", "cls", "last", "rank", "max", "", "MEAN", None, 0, 4, 99, [],
                 float("nan")],

@@ -191,7 +191,7 @@ def probes(quick: bool) -> list[Probe]:
 
 def _table(db: sqlite3.Connection) -> tuple[str, list[str]]:
     """The table of vectors and its column names (found by shape, not by name)."""
-    best = ("vectors", [])
+    best: tuple[str, list[str]] = ("vectors", [])
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
         cols = [r[1] for r in db.execute(f'PRAGMA table_info("{name}")')]
         row = db.execute(f'SELECT * FROM "{name}" LIMIT 1').fetchone()

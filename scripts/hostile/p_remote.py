@@ -182,8 +182,8 @@ def remote_case(p: dict[str, Any], env: Env) -> Outcome:
             if p["expect"] == "error":
                 return bad("wrong", f"accepted a reranker answering {p['behaviour']}")
             return ok()
-        result = embed_nb.embed(TEXTS, model=model, cache=p.get("cache", False))
-        env.show(repr(result))
+        embedded = embed_nb.embed(TEXTS, model=model, cache=p.get("cache", False))
+        env.show(repr(embedded))
     finally:
         elapsed = time.monotonic() - started
         if "deadline" in p and elapsed > p["deadline"]:
@@ -197,7 +197,7 @@ def remote_case(p: dict[str, Any], env: Env) -> Outcome:
         server.close()
     if p.get("key_sent") and not any(env.secret in a for a in server.auth_seen):
         return bad("wrong", "an environment key was not sent to a loopback server")
-    vectors = np.asarray(result)
+    vectors = np.asarray(embedded)
     check = check_vectors(vectors, 3, None)
     if p["expect"] == "error":
         return bad("wrong", f"accepted an answer with {p['behaviour']}: "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     EmbedNbError,
+    FileAccessError,
     InputTooLongError,
     InvalidInputError,
     ModelClosedError,
@@ -35,7 +36,6 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import embed, project, rerank, retrieve, search, similarity
     from .cache import EmbeddingCache
-    from .files import FileAccessError
     from .loading import load_model
     from .results import (
         Embeddings,
@@ -60,7 +60,6 @@ _LAZY = {
     "retrieve": ".api",
     "project": ".api",
     "EmbeddingCache": ".cache",
-    "FileAccessError": ".files",
     "Embeddings": ".results",
     "Projection": ".results",
     "RerankHit": ".results",

@@ -296,7 +296,8 @@ def _embed_items(
         )
         for text in items
     ]
-    found = store.get_many(keys) if store is not None else {}
+    # dim: a row of the right size but another shape is a miss, not a wrong vector.
+    found = store.get_many(keys, dim=getattr(model, "n_embd", 0) or None) if store else {}
     hits = sum(1 for key in keys if key in found)
     # One engine call per distinct missing text, longest parts together (better packing).
     first_position: dict[str, int] = {}

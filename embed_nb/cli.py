@@ -34,8 +34,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from .display import one_line
-from .errors import EmbedNbError, InputTooLongError, InvalidInputError, ModelNotFoundError
-from .files import FileAccessError, atomic_write, describe, read_capped
+from .errors import (
+    EmbedNbError,
+    FileAccessError,
+    InputTooLongError,
+    InvalidInputError,
+    ModelNotFoundError,
+)
+from .files import atomic_write, describe, read_capped
 from .models import DEFAULT_MODEL
 
 if TYPE_CHECKING:

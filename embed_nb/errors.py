@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "EmbedNbError",
+    "FileAccessError",
     "InputTooLongError",
     "InvalidInputError",
     "ModelClosedError",
@@ -64,3 +65,10 @@ class RemoteError(EmbedNbError):
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class FileAccessError(EmbedNbError, OSError):
+    """A file could not be read or written (missing directory, no permission, full disk...).
+
+    It is also an :class:`OSError`, so code that already catches those keeps working.
+    """

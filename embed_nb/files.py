@@ -23,11 +23,10 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
-from .errors import EmbedNbError
+from .errors import FileAccessError
 
 __all__ = [
     "DEFAULT_MAX_READ_BYTES",
-    "FileAccessError",
     "atomic_write",
     "describe",
     "read_capped",
@@ -37,13 +36,6 @@ __all__ = [
 DEFAULT_MAX_READ_BYTES = 64 * 1024**2
 
 _CHUNK = 1024**2
-
-
-class FileAccessError(EmbedNbError, OSError):
-    """A file could not be read or written (missing directory, no permission, full disk...).
-
-    It is also an :class:`OSError`, so code that already catches those keeps working.
-    """
 
 
 def describe(error: OSError, *, writing: bool = False) -> str:

@@ -275,6 +275,15 @@ def checked_source(source: object) -> str:
     text = os.fspath(source)
     if not isinstance(text, str):
         raise InvalidInputError("a model source must be a str path, not bytes")
+    if "://" in text:
+        scheme = text.strip().partition("://")[0].lower()
+        if scheme in ("http", "https"):
+            from .engine.remote import Endpoint
+
+            # Endpoint.parse checks host and port, and its messages never repeat the
+            # credentials, query or fragment a URL may carry a key in.
+            Endpoint.parse(text)
+            return text
     if not text.strip() or "\x00" in text:
         raise InvalidInputError(f"the model source {text!r} is empty or holds a NUL character")
     if "://" in text:

@@ -251,6 +251,28 @@ def test_a_full_disk_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path) 
         subprocess.run(["umount", "-l", str(small)], check=False)
 
 
+def test_a_short_write_under_ulimit_keeps_the_previous_file(tmp_path: Path) -> None:
+    """numpy's tofile ignores a short write; the writer must notice and keep the old file."""
+    path = write_tiny_bert(tmp_path / "bert.gguf")
+    before = path.read_bytes()
+    script = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) + 4096}, resource.RLIM_INFINITY))
+from tiny_models import write_tiny_bert
+try:
+    write_tiny_bert({str(path)!r}, n_embd=256, n_ff=1024, seed=9)
+except OSError as error:
+    print("refused", error.errno)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bert.gguf"]
+
+
 def test_written_file_is_not_private(tmp_path: Path) -> None:
     mode = write_tiny_bert(tmp_path / "bert.gguf").stat().st_mode & 0o777
     umask = os.umask(0)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from embed_nb.errors import EmbedNbError
-from embed_nb.files import FileAccessError, atomic_write, read_capped
+from embed_nb.errors import EmbedNbError, FileAccessError
+from embed_nb.files import atomic_write, read_capped
 
 
 def leftovers(directory: Path) -> list[str]:

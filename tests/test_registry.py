@@ -86,6 +86,7 @@ def test_get_takes_a_per_call_default(
 
 def test_a_model_object_passes_through(reg: tuple[ModelRegistry, list[str]]) -> None:
     registry, _ = reg
+
     class Duck:  # anything shaped like a model: the API checks what it uses
         fingerprint = "f"
 
@@ -122,6 +123,25 @@ def test_what_cannot_name_a_model_is_refused_before_loading(
     registry, _ = reg
     with pytest.raises(InvalidInputError, match=match):
         registry.load(source)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:sk-Secret123Key@[::1",
+        "http://user:sk-Secret123Key@127.0.0.1:99999",
+        "http://[::1?api_key=sk-Secret123Key",
+        "https://127.0.0.1:8080/v1?key=sk-Secret123Key#sk-Secret123Key",
+    ],
+)
+def test_a_bad_url_is_refused_without_showing_its_key(
+    reg: tuple[ModelRegistry, list[str]], url: str
+) -> None:
+    registry, _ = reg
+    with pytest.raises(InvalidInputError) as caught:
+        registry.load(url)
+    message = str(caught.value)
+    assert "\n" not in message and "secret123key" not in message.lower()
 
 
 def test_add_keeps_a_model_loaded_elsewhere(

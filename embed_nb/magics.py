@@ -253,6 +253,12 @@ _MODEL_LOAD.add_argument("--pooling", choices=["none", "mean", "cls", "last", "r
 _MODEL_LOAD.add_argument("--ngl", type=int, help="layers to offload to the GPU (-1: all)")
 _MODEL_LOAD.add_argument("--ctx", type=int, help="context size in tokens")
 _MODEL_LOAD.add_argument("--threads", type=int, help="CPU threads")
+_MODEL_LOAD.add_argument(
+    "--allow-insecure",
+    action="store_true",
+    dest="allow_insecure",
+    help="send an API key over plain http to a host that is not this machine",
+)
 
 
 class _ConfigError(UsageError, TraitError):
@@ -645,6 +651,7 @@ class EmbedMagics(Magics, Configurable):
                     ("n_gpu_layers", args.ngl),
                     ("n_ctx", args.ctx),
                     ("n_threads", args.threads),
+                    ("allow_insecure", args.allow_insecure or None),
                 )
                 if value is not None
             }

@@ -646,3 +646,11 @@ def test_what_the_user_typed_cannot_break_the_error_line(
     assert "\\ud800" in fails(ip, capsys, "%embed_map docs -- \ud800")
     assert "\\x00" in fails(ip, capsys, "%embed_search 'q' docs --bogus\x00")
     assert "\\t" in fails(ip, capsys, "%embed_sim docs -o 'a\tb'")
+
+
+def test_allow_insecure_reaches_the_loader(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], bert_mean_path: Path
+) -> None:
+    # A local file takes no such option: the flag travels to load_model, which says so.
+    line = fails(ip, capsys, f"%embed_model load {bert_mean_path} --allow-insecure")
+    assert "allow_insecure" in line and "server URL" in line

@@ -46,9 +46,7 @@ __all__ = ["LocalModel", "file_fingerprint"]  # file_fingerprint: imported from 
 
 def _model_path(path: object) -> Path:
     if isinstance(path, bytes | bytearray) or not isinstance(path, str | os.PathLike):
-        raise InvalidInputError(
-            f"a model path must be a str or a Path, not {type(path).__name__}"
-        )
+        raise InvalidInputError(f"a model path must be a str or a Path, not {type(path).__name__}")
     text = os.fspath(path)
     if not isinstance(text, str) or not text or "\0" in text:
         raise InvalidInputError(f"{text!r} is not a usable model path")
@@ -255,10 +253,10 @@ class LocalModel:
         n_head = max(1, ll.llama_model_n_head(model))
         n_head_kv = max(0, ll.llama_model_n_head_kv(model))
         n_embd = max(1, ll.llama_model_n_embd(model))
+        # Only causal models keep a KV cache; encoders say attention.causal = false.
+        causal = native.meta_string(model, f"{self.architecture}.attention.causal")
         kv = 0
-        if not ll.llama_model_has_encoder(model) and self.architecture not in (
-            ABSOLUTE_POSITION_ARCHS
-        ):
+        if causal != "false" and self.architecture not in ABSOLUTE_POSITION_ARCHS:
             kv = 2 * n_layer * n_ctx * (n_embd // n_head) * n_head_kv * 4
         scratch = n_ubatch * n_ubatch * n_head * 4 if flash_attn == "off" else 0
         check_memory(

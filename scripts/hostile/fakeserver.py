@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 N_EMBD = 8
+#: The text whose vector the "nan", "inf" and "huge" behaviours replace.
+HUGE_TEXT = "alpha text"
 
 
 def truth(text: str, n_embd: int = N_EMBD, salt: str = "") -> np.ndarray:
@@ -227,9 +229,10 @@ class FakeServer:
         if b in ("nan", "inf", "huge"):
             value = {"nan": np.nan, "inf": np.inf, "huge": 3e38}[b]
             v = np.full(N_EMBD, value, dtype=np.float32)
-            items[0]["embedding"] = _b64(v) if as_b64 else "[NaN]"
-            if not as_b64:
-                items[0]["embedding"] = [float(x) for x in v]
+            # The first text of the call (not of each request: a call may be split).
+            at = next((i for i, t in enumerate(inputs) if t == HUGE_TEXT), 0 if b != "huge" else -1)
+            if at >= 0:
+                items[at]["embedding"] = _b64(v) if as_b64 else [float(x) for x in v]
         elif b == "dim3":
             items[0]["embedding"] = _b64(vecs[0][:3]) if as_b64 else [0.1, 0.2, 0.3]
             for it, v in zip(items[1:], vecs[1:], strict=False):

@@ -373,8 +373,8 @@ def cache_case(p: dict[str, Any], env: Env) -> Outcome:
     again = np.asarray(embed_nb.embed(texts, model=model, cache=EmbeddingCache(path)))
     if not np.allclose(again, expected, atol=TOL):
         return bad("wrong", f"{note}: a later session still reads a wrong vector")
-    if not p["really_corrupt"]:
-        if op != "directory" and not path.is_file():
+    if not p["really_corrupt"] and op != "directory":
+        if not path.is_file():
             return bad("data_loss", f"{DB} is gone")
         try:
             lost = keys_before - _keys(path)

@@ -204,8 +204,11 @@ def remote_case(p: dict[str, Any], env: Env) -> Outcome:
                    f"{check.detail if check.outcome != 'clean' else 'returned vectors'}")
     if check.outcome != "clean":
         return check
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
+    if not np.allclose(norms, 1, atol=1e-3):
+        return bad("wrong", f"normalize=2, but the rows' norms are {np.round(norms, 3).tolist()}")
     want = np.stack([truth(t) for t in TEXTS])
-    if p["behaviour"] == "huge":  # the server sent 3e38 in every place of the first vector
+    if p["behaviour"] == "huge":  # the server sent 3e38 in every place of TEXTS[0]'s vector
         want[0] = 1 / np.sqrt(want.shape[1])
     if not np.allclose(vectors, want, atol=1e-5):
         return bad("wrong", "the vectors are not the server's, in order")

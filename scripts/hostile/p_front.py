@@ -218,7 +218,7 @@ def probes(quick: bool) -> list[Probe]:
                          {"args": args, "expect": expect}, timeout=60, batch="cli",
                          mem_mb=None, guard=["out/good.npy"] if "good" in expect else []))
     for seed in range(12 if not quick else 3):
-        out.append(Probe(f"Ctrl-C during load_model (seed {seed}, 4 tries)", "wrong", "front",
+        out.append(Probe(f"Ctrl-C during load_model (seed {seed}, 4 tries)", "wrong", "engine",
                          "p_front:sigint_load", {"seed": seed, "tries": 4}, timeout=120,
                          seed_default_model=True))
     return out

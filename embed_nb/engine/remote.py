@@ -707,6 +707,8 @@ class RemoteModel:
                 vectors, tokens = answers.parse_pooled(
                     body, len(part), dim, self._token_bound(len(part))
                 )
+                if self.kind == "llama-server":
+                    answers.check_normalized(vectors, mode)
                 if dim == 0 and hold:
                     self._held_dim(vectors.shape[1])
             except answers.Malformed as error:

@@ -22,6 +22,7 @@ from ports import free_port
 
 import embed_nb
 from embed_nb import InvalidInputError, ModelClosedError, NotARerankerError, RemoteError
+from embed_nb.engine.normalize import normalize
 from embed_nb.engine.remote import PROBE_TEXT, RemoteModel, Secret
 
 KEY = "sk-test-very-secret-123"
@@ -34,11 +35,12 @@ def b64(*values: float) -> str:
 
 
 def by_text(payload: dict[str, Any]) -> tuple[int, bytes]:
-    """Embeddings that encode each input (its length), served in reverse index order."""
+    """Embeddings that encode each input (its length), served in reverse index order and
+    normalised as asked, as llama-server does."""
     inputs = payload["input"]
-    data = [
-        {"index": i, "embedding": b64(float(len(t)), 1.0, 0.0, 0.0)} for i, t in enumerate(inputs)
-    ]
+    raw = np.array([[len(t), 1.0, 0.0, 0.0] for t in inputs], dtype=np.float32)
+    rows = normalize(raw, payload.get("embd_normalize", 2))
+    data = [{"index": i, "embedding": b64(*row)} for i, row in enumerate(rows.tolist())]
     tokens = sum(len(t.split()) + 2 for t in inputs)
     return 200, json.dumps({"data": data[::-1], "usage": {"prompt_tokens": tokens}}).encode()
 
@@ -146,7 +148,7 @@ def test_503_is_retried_with_backoff_then_succeeds(fake_server: MakeFake) -> Non
 
     server = fake_server(llama_like(flaky))
     with RemoteModel(server.url, backoff=0.01) as model:
-        assert np.asarray(model.embed("abc"))[0] == 3
+        assert np.asarray(model.embed("abc", normalize=-1))[0] == 3
     assert calls["n"] == 3
 
 
@@ -201,7 +203,7 @@ def test_a_keep_alive_connection_the_server_dropped_is_replaced_without_backoff(
     with RemoteModel(server.url, retries=1, backoff=10) as model:
         started = time.monotonic()
         for _ in range(3):
-            assert np.asarray(model.embed("abc"))[0] == 3
+            assert np.asarray(model.embed("abc", normalize=-1))[0] == 3
         assert time.monotonic() - started < 2
 
 

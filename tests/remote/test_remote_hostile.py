@@ -405,6 +405,9 @@ BAD_EMBEDDINGS: dict[str, Any] = {
     "tokens-float": {**ok_answer(), "usage": {"prompt_tokens": 6.5}},
     "usage-list": {**ok_answer(), "usage": [6]},
     "deep-nesting": b"[" * 100_000 + b"]" * 100_000,
+    # normalize=2 was asked for: an un-normalised or float32-overflowing answer is refused.
+    "not-normalised": {"data": [{"index": i, "embedding": b64(2, 2, 2, 2)} for i in (0, 1)]},
+    "norm-overflows": {"data": [{"index": i, "embedding": b64(3e38, 3e38, 1, 1)} for i in (0, 1)]},
 }
 
 
@@ -674,7 +677,7 @@ def test_the_fingerprint_tells_servers_and_poolings_apart(fake_server: MakeFake)
     with RemoteModel(one.url) as again:
         assert again.fingerprint == prints["one"]  # stable for the same server
     assert prints["one"] != prints["two"]  # same /props, another server
-    probe["vector"] = b64(0.9, -0.1, 0.2, 0.1)  # the same server restarted with other pooling
+    probe["vector"] = b64(0.8, -0.2, 0.4, 0.4)  # the same server restarted with other pooling
     with RemoteModel(one.url) as repooled:
         assert repooled.fingerprint != prints["one"]
     with RemoteModel(one.url, model="other") as other_model:

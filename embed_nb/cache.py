@@ -700,15 +700,9 @@ def get_cache(directory: str | os.PathLike[str] | None = None) -> EmbeddingCache
 
 
 def _checked_directory(directory: object) -> Path:
-    if not isinstance(directory, str | os.PathLike):
-        raise InvalidInputError(
-            f"cache_dir must be a directory path (a str), not {type(directory).__name__}"
-        )
-    text = os.fspath(directory)
-    if not isinstance(text, str):
-        raise InvalidInputError("cache_dir must be a str path, not bytes; decode it first")
-    if "\0" in text:
-        raise InvalidInputError("cache_dir holds a NUL byte (\\0); give a plain directory path")
+    from .paths import path_text
+
+    text = path_text(directory, "cache_dir", "a directory path")
     if not text.strip():
         raise InvalidInputError("cache_dir is blank; give a directory path, or None for default")
     return Path(text)

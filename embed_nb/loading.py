@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from .engine import LocalModel
 from .errors import InvalidInputError, ModelLoadError, ModelNotFoundError
+from .paths import path_text
+
+#: What a model source may be, as messages say it.
+SOURCE_KINDS = "a .gguf file, hf://..., a model name or an http(s):// URL"
 
 if TYPE_CHECKING:
     from .engine.remote import RemoteModel
@@ -71,17 +75,7 @@ def load_model(source: str | os.PathLike[str], **options: Any) -> LocalModel | R
 
 
 def _source_text(source: object) -> str:
-    if not isinstance(source, str | os.PathLike):
-        raise InvalidInputError(
-            f"the model source must be a str or a path (a .gguf file, hf://..., a model name or "
-            f"an http(s):// URL), not {type(source).__name__}"
-        )
-    text = os.fspath(source)
-    if not isinstance(text, str):
-        raise InvalidInputError("the model source must be a str path, not bytes; decode it first")
-    if "\0" in text:
-        raise InvalidInputError("the model source holds a NUL byte (\\0); check the path")
-    return text
+    return path_text(source, "the model source", SOURCE_KINDS)
 
 
 def _check_options(options: dict[str, Any], *, remote: bool, source: str) -> None:

@@ -17,10 +17,36 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["UNUSED_FOR_S", "cache_dir", "mark_used", "prune_unused"]
+__all__ = ["UNUSED_FOR_S", "cache_dir", "mark_used", "path_text", "prune_unused"]
 
 #: A file in the shared cache unused for this long may be deleted when a newer copy exists.
 UNUSED_FOR_S = 7 * 24 * 3600.0
+
+
+def path_text(value: object, what: str, accepted: str) -> str:
+    """A path the user gave, as text: a clear error for what cannot be one.
+
+    Args:
+        value: what the user passed.
+        what: how messages name it, e.g. ``"the model source"``.
+        accepted: what may be given instead, e.g. ``"a .gguf file or a URL"``.
+
+    Raises:
+        InvalidInputError: not a str or path, bytes, or a str holding NUL (which the OS
+            refuses with a ValueError deep inside ``open``).
+    """
+    from .errors import InvalidInputError
+
+    if not isinstance(value, str | os.PathLike):
+        raise InvalidInputError(
+            f"{what} must be a str or a path ({accepted}), not {type(value).__name__}"
+        )
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise InvalidInputError(f"{what} must be a str path, not bytes; decode it first")
+    if "\0" in text:
+        raise InvalidInputError(f"{what} holds a NUL byte (\\0); give a plain path")
+    return text
 
 
 def cache_dir(*, create: bool = True) -> Path:

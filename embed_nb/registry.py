@@ -267,14 +267,10 @@ class ModelRegistry:
 def checked_source(source: object) -> str:
     """A model source as text; a clear error for what cannot name a model (None, a number,
     bytes, a str holding NUL, a URL that does not parse)."""
-    if not isinstance(source, str | os.PathLike):
-        raise InvalidInputError(
-            "a model source must be a path, hf://owner/repo/file.gguf, a model name or a "
-            f"server URL (a str), not {type(source).__name__}"
-        )
-    text = os.fspath(source)
-    if not isinstance(text, str):
-        raise InvalidInputError("a model source must be a str path, not bytes")
+    from .loading import SOURCE_KINDS
+    from .paths import path_text
+
+    text = path_text(source, "the model source", SOURCE_KINDS)
     if "://" in text:
         scheme = text.strip().partition("://")[0].lower()
         if scheme in ("http", "https"):
@@ -284,8 +280,8 @@ def checked_source(source: object) -> str:
             # credentials, query or fragment a URL may carry a key in.
             Endpoint.parse(text)
             return text
-    if not text.strip() or "\x00" in text:
-        raise InvalidInputError(f"the model source {text!r} is empty or holds a NUL character")
+    if not text.strip():
+        raise InvalidInputError(f"the model source is empty; give {SOURCE_KINDS}")
     if "://" in text:
         from urllib.parse import urlsplit
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from ..errors import ModelLoadError, ModelNotFoundError
+from ..files import atomic_write
 from ..paths import cache_dir
 
 # Reads of 4 MiB keep the hash near its own speed; hashlib releases the GIL for each.
@@ -107,14 +107,8 @@ def _write_record(record: Path | None, digest: str) -> None:
         return
     with contextlib.suppress(OSError):  # a read-only cache only costs a rehash next time
         record.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=record.parent, prefix=".fp-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(digest + "\n")
-            os.replace(tmp, record)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        with atomic_write(record, "w") as f:
+            f.write(digest + "\n")
 
 
 def forget_memo() -> None:

@@ -32,7 +32,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EmbedNbError, ModelLoadError
+from ..files import atomic_write
 from ..paths import cache_dir
 
 # Bump when what the child checks changes, so older verdicts are not trusted.
@@ -224,15 +224,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with contextlib.suppress(OSError):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    with contextlib.suppress(OSError), atomic_write(path, "w") as f:  # a lost verdict: re-probe
+        json.dump(data, f)
 
 
 def forget_memo() -> None:

@@ -33,6 +33,7 @@ from .results import (
     SimilarityMatrix,
     rank_hits,
 )
+from .vectors import cosine_scores, cosine_similarity, pca, top_k, umap_layout, unit_rows
 
 if TYPE_CHECKING:
     from .engine.info import ModelInfo
@@ -537,11 +538,6 @@ def _vectors(
     return checked_matrix(embedded, what), list(embedded.texts), embedded.model
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms)
-
-
 def _gib(n_bytes: float) -> str:
     if n_bytes >= 1024**3:
         return f"{n_bytes / 1024**3:,.1f} GiB"
@@ -597,14 +593,7 @@ def similarity(
             f"a has {left.shape[1]}-dimensional vectors and b {right.shape[1]}-dimensional ones; "
             "embed both with the same model"
         )
-    unit_left = _unit(left.astype(np.float64))
-    unit_right = unit_left if b is None else _unit(right.astype(np.float64))
-    # Row blocks: the products stay float64 for accuracy, but only one block at a time, so
-    # the peak is the float32 result plus a block (not an n x m float64 matrix as well).
-    matrix = np.empty((len(unit_left), len(unit_right)), dtype=np.float32)
-    step = max(1, (64 * 1024**2) // (8 * max(len(unit_right), 1)))
-    for start in range(0, len(unit_left), step):
-        matrix[start : start + step] = unit_left[start : start + step] @ unit_right.T
+    matrix = cosine_similarity(left, None if b is None else right)
     name = left_model if left_model == right_model or right_model is None else None
     return SimilarityMatrix(matrix, left_labels, right_labels, name or left_model)
 
@@ -661,13 +650,8 @@ def search(
             f"{query_vector.shape[-1]}-dimensional ones; pass model= the model that embedded "
             "the corpus"
         )
-    norms = np.linalg.norm(matrix, axis=1)
-    scores = (
-        (matrix @ query_vector)
-        / np.where(norms == 0, 1, norms)
-        / max(float(np.linalg.norm(query_vector)), 1e-12)
-    )
-    order = np.argsort(-scores, kind="stable")[: int(k)]
+    scores = cosine_scores(matrix, query_vector)
+    order, _ = top_k(scores, int(k))
     labels = documents.extra.get("index")
     hits = [
         SearchHit(
@@ -744,8 +728,12 @@ def project(
     random_state: int = 0,
     cache: CacheArg = True,
 ) -> Projection:
-    """2-D coordinates of vectors: ``"pca"`` (numpy SVD, instant) or ``"umap"`` (needs
+    """2-D coordinates of vectors: ``"pca"`` (numpy, instant) or ``"umap"`` (needs
     ``umap-learn``). ``embeddings`` is an :class:`Embeddings`, an array, or texts to embed.
+
+    Both come from :mod:`embed_nb.vectors`, as in the widgets: UMAP is the fast cosine UMAP of
+    :class:`~embed_nb.widgets.ProjectionView`, so the same vectors and ``random_state`` give
+    the layout that view shows (before it scales the layout to fit its canvas).
 
     ``n_components`` is an integer from 2 to the vectors' dimension; ``labels`` one label per
     point. ``np.asarray(result)`` gives the ``(n, n_components)`` coordinates.
@@ -778,7 +766,7 @@ def project(
         raise InvalidInputError("a map needs at least 2 points")
     explained = None
     if method == "pca":
-        coords, explained = _pca(matrix.astype(np.float64), n_components)
+        coords, explained = pca(matrix.astype(np.float64), n_components)
     else:
         coords = _umap(matrix, n_components, int(random_state))
     return Projection(coords, label_list, method, model_name, explained)
@@ -786,7 +774,7 @@ def project(
 
 def _umap(matrix: np.ndarray, n_components: int, random_state: int) -> np.ndarray:
     try:
-        import umap
+        import umap  # noqa: F401  (only to say what to install; vectors.py uses it)
     except ImportError:
         raise InvalidInputError(
             "method='umap' needs umap-learn (pip install umap-learn); method='pca' works now"
@@ -796,28 +784,11 @@ def _umap(matrix: np.ndarray, n_components: int, random_state: int) -> np.ndarra
             f"UMAP needs at least {n_components + 2} points for {n_components} components, "
             f"not {len(matrix)}; use method='pca'"
         )
-    reducer = umap.UMAP(n_components=n_components, random_state=random_state)
     try:
-        coords = reducer.fit_transform(matrix)
+        # Unit rows, as the widget passes them, so that both compute bit for bit the same.
+        coords = umap_layout(unit_rows(matrix), n_components, random_state=random_state)
     except (ValueError, TypeError) as error:  # umap's own checks on odd data
         raise InvalidInputError(
             f"UMAP failed on these vectors ({error}); use method='pca'"
         ) from None
     return np.asarray(coords, dtype=np.float32)
-
-
-def _pca(matrix: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-    centred = matrix - matrix.mean(axis=0)
-    _, singular, components = np.linalg.svd(centred, full_matrices=False)
-    components = components[:n_components]
-    # A deterministic sign: the largest loading of each component is positive.
-    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
-    components = components * np.where(signs == 0, 1, signs)[:, None]
-    coords = centred @ components.T
-    if coords.shape[1] < n_components:  # fewer points than components
-        coords = np.pad(coords, ((0, 0), (0, n_components - coords.shape[1])))
-    variance = singular**2
-    explained = variance[:n_components] / max(float(variance.sum()), 1e-30)
-    if len(explained) < n_components:
-        explained = np.pad(explained, (0, n_components - len(explained)))
-    return coords.astype(np.float32), explained.astype(np.float32)

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from .vectors import pca, unit_rows
+
 __all__ = ["DEFAULT_EPOCHS", "EXACT_KNN_LIMIT", "exact_knn", "fast_umap"]
 
 # Epochs of the layout (umap-learn's defaults: 500 below 10,000 points, 200 above). Small
@@ -140,11 +142,9 @@ def _merge_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
     return merge_rows, merge_columns
 
 
-def _pca_init(unit: np.ndarray) -> np.ndarray:
-    """The first two principal components, scaled the way umap-learn scales its inits."""
-    centred = unit - unit.mean(axis=0)
-    _, vecs = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-    layout = (centred @ vecs[:, ::-1][:, :2].astype(np.float32)).astype(np.float64)
+def _pca_init(unit: np.ndarray, n_components: int) -> np.ndarray:
+    """The first principal components, scaled the way umap-learn scales its inits."""
+    layout = pca(unit, n_components)[0].astype(np.float64)
     return 10.0 * layout / (np.abs(layout).max() or 1.0)
 
 
@@ -189,6 +189,7 @@ def _reporting(iterable: Any, report: Callable[[int, int], None]) -> Iterator[An
 def fast_umap(
     vectors: np.ndarray,
     *,
+    n_components: int = 2,
     n_neighbors: int = 10,
     min_dist: float = 0.0,
     n_epochs: int | None = None,
@@ -197,12 +198,13 @@ def fast_umap(
     progress: ProgressFn | None = None,
     **umap_options: Any,
 ) -> np.ndarray:
-    """A 2-D UMAP of embeddings (cosine), as float32 ``(n, 2)``.
+    """A UMAP of embeddings (cosine), as float32 ``(n, n_components)``.
 
     Args:
         vectors: ``(n, d)`` embeddings; they are unit-normalised here.
+        n_components: dimensions of the layout (2 for a map).
         n_neighbors, min_dist, random_state: as in :class:`umap.UMAP`.
-        init: ``"pca"`` (default: the first two principal components, from the d x d
+        init: ``"pca"`` (default: the first principal components, from the d x d
             covariance, so the UMAP starts from the PCA view the widget shows first), or
             anything :class:`umap.UMAP` takes. Spectral init spends 0.5-3 s in ARPACK here.
         n_epochs: layout epochs (None: 70, or 200 up to 5,000 points).
@@ -212,18 +214,17 @@ def fast_umap(
     import umap
 
     report = progress or (lambda stage, fraction: None)
-    data = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(data, axis=1, keepdims=True)
-    unit = data / np.where(norms > 0, norms, 1.0)
+    unit = unit_rows(vectors)
     n = len(unit)
     if n < 4:
-        return np.zeros((n, 2), dtype=np.float32)
+        return np.zeros((n, n_components), dtype=np.float32)
     k = min(n_neighbors, n - 1)
     if n_epochs is None:
         n_epochs = SMALL_INPUT_EPOCHS if n <= SMALL_INPUT else DEFAULT_EPOCHS
     if isinstance(init, str) and init == "pca":
-        init = _pca_init(unit)
+        init = _pca_init(unit, n_components)
     options: dict[str, Any] = dict(
+        n_components=n_components,
         n_neighbors=k,
         min_dist=min_dist,
         metric="cosine",

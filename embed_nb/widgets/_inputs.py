@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..results import Embeddings
+from ..vectors import unit_rows  # re-exported: the one copy lives in vectors.py
 
 __all__ = [
     "bounded_int",
@@ -115,12 +116,6 @@ def vectors_and_texts(
             f"{len(found)} texts for {len(vectors)} vectors: pass one text per vector"
         )
     return vectors, found
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 length (zero rows stay zero), as float32."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
 
 
 def fingerprint(vectors: np.ndarray, *extra: object) -> str:

@@ -16,13 +16,13 @@ import numpy as np
 import traitlets
 
 from ..errors import InvalidInputError
+from ..vectors import pca, top_k, umap_layout, unit_rows, unit_vector
 from ._base import IndexArray, WidgetBase, binary, clip_text
 from ._inputs import (
     bounded_int,
     embed_texts,
     fingerprint,
     label_codes,
-    unit_rows,
     vectors_and_texts,
 )
 from ._static import OTHER_COLOR, category_palette, hex_to_rgb, png_base64
@@ -41,14 +41,8 @@ _UMAP_LOCK = threading.Lock()
 
 
 def pca_2d(unit: np.ndarray) -> np.ndarray:
-    """The first two principal components, from the d x d covariance (cheap for large n)."""
-    centred = unit - unit.mean(axis=0, dtype=np.float64).astype(np.float32)
-    cov = (centred.T @ centred).astype(np.float64)
-    _, vecs = np.linalg.eigh(cov)
-    axes = vecs[:, ::-1][:, :2].astype(np.float32)
-    # A fixed sign per axis, so the same data always gives the same picture.
-    axes *= np.sign(axes[np.argmax(np.abs(axes), axis=0), [0, 1]])
-    return centred @ axes
+    """The first two principal components (:func:`embed_nb.vectors.pca`), float32 ``(n, 2)``."""
+    return pca(unit, 2)[0]
 
 
 def normalise_layout(layout: np.ndarray) -> np.ndarray:
@@ -242,8 +236,6 @@ class ProjectionView(WidgetBase):
         self._umap_thread.start()
 
     def _run_umap(self, key: str) -> None:
-        from ..umap_fast import fast_umap
-
         last = [-1.0]
 
         def progress(stage: str, fraction: float) -> None:
@@ -255,7 +247,7 @@ class ProjectionView(WidgetBase):
         try:
             with _UMAP_LOCK:  # one UMAP at a time: numba layouts compete for the same cores
                 layout = normalise_layout(
-                    fast_umap(self._unit, progress=progress, **self._umap_options)
+                    umap_layout(self._unit, progress=progress, **self._umap_options)
                 )
             _UMAP_CACHE[key] = layout
             self._show_layout("umap", layout)
@@ -328,15 +320,8 @@ class ProjectionView(WidgetBase):
     def _top_k(
         self, scores: np.ndarray, k: int, exclude: int = -1
     ) -> tuple[np.ndarray, np.ndarray]:
-        if exclude >= 0:
-            scores = scores.copy()
-            scores[exclude] = -np.inf
-        k = max(0, min(k, len(scores) - (1 if exclude >= 0 else 0)))
-        if k == 0:
-            return np.zeros(0, np.uint32), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top.astype(np.uint32), scores[top].astype(np.float32)
+        top, best = top_k(scores, k, exclude=exclude)
+        return top.astype(np.uint32), best.astype(np.float32)
 
     def _on_focus(self, change: Any) -> None:
         index = self.focused
@@ -362,8 +347,7 @@ class ProjectionView(WidgetBase):
                     f"{self._unit.shape[1]}: pass model= the model that embedded them"
                 )
             elif vector is not None:
-                vector = vector / (np.linalg.norm(vector) or 1.0)
-                top, scores = self._top_k(self._unit @ vector, self.k)
+                top, scores = self._top_k(self._unit @ unit_vector(vector), self.k)
         with self.hold_sync():
             self.query_error = error
             self.query_scores = scores

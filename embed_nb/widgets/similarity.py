@@ -10,8 +10,9 @@ import numpy as np
 import traitlets
 
 from ..errors import InvalidInputError
+from ..vectors import cosine_similarity, unit_rows
 from ._base import WidgetBase, binary, clip_text
-from ._inputs import bounded_int, label_codes, unit_rows, vectors_and_texts
+from ._inputs import bounded_int, label_codes, vectors_and_texts
 from ._static import category_palette, hex_to_rgb, png_base64, viridis
 
 __all__ = ["SimilarityMatrix", "cluster_order", "similarity_payload"]
@@ -52,7 +53,7 @@ def similarity_payload(
     if order == "cluster":
         permutation = cluster_order(unit)
         shown, unit = shown[permutation], unit[permutation]
-    scores = unit @ unit.T
+    scores = cosine_similarity(unit)
     return shown, scores, quantise(scores, *value_range(scores))
 
 

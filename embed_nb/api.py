@@ -13,14 +13,15 @@ finds its vectors without touching the model. Long jobs run in parts of
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import registry
-from .cache import EmbeddingCache, cache_key, default_cache
+from .cache import EmbeddingCache, cache_key
 from .engine.inputs import check_top_n, checked_texts
+from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
 from .errors import InputTooLongError, InvalidInputError, NotARerankerError
 from .progress import Progress, ProgressArg
 from .results import (
@@ -34,9 +35,6 @@ from .results import (
     rank_hits,
 )
 from .vectors import cosine_scores, cosine_similarity, pca, top_k, umap_layout, unit_rows
-
-if TYPE_CHECKING:
-    from .engine.info import ModelInfo
 
 __all__ = [
     "JOB_PART",
@@ -63,53 +61,6 @@ JOB_PART = 256
 SIMILARITY_MAX_BYTES = 1024**3
 
 CacheArg = bool | EmbeddingCache | None
-
-
-@runtime_checkable
-class EmbeddingModel(Protocol):
-    """What the API needs of a model: :class:`~embed_nb.engine.LocalModel` and the remote
-    backend both have it."""
-
-    name: str
-    fingerprint: str
-    pooling: str
-    n_embd: int
-    max_tokens: int
-
-    @property
-    def closed(self) -> bool: ...
-
-    @property
-    def is_reranker(self) -> bool: ...
-
-    @property
-    def info(self) -> ModelInfo: ...
-
-    def embed(
-        self,
-        texts: str | Sequence[str],
-        *,
-        normalize: int = 2,
-        truncate: bool = False,
-        chunk: bool = False,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> Embeddings: ...
-
-    def rerank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        top_n: int | None = None,
-        *,
-        truncate: bool = False,
-    ) -> RerankResult: ...
-
-    def tokenize(self, text: str) -> list[int]: ...
-
-    def close(self) -> None: ...
-
-
-ModelArg = str | EmbeddingModel | None
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -172,7 +123,7 @@ def _is_dataframe(obj: object) -> bool:
 
 
 def _model(model: ModelArg) -> EmbeddingModel:
-    return registry.REGISTRY.get(model)
+    return resolve_model(model)
 
 
 def _flag(value: object, name: str) -> bool:
@@ -206,8 +157,11 @@ def _for_vectors(model: EmbeddingModel, job: str) -> EmbeddingModel:
 
 
 def _cache(cache: CacheArg) -> EmbeddingCache | None:
+    # True / None follow the kernel's settings (%config EmbedMagics.cache and .cache_dir).
     if cache is None or cache is True:
-        return default_cache()
+        from .settings import SETTINGS
+
+        return SETTINGS.cache_store()
     if cache is False:
         return None
     if isinstance(cache, EmbeddingCache):
@@ -224,7 +178,7 @@ def embed(
     texts: object,
     *,
     model: ModelArg = None,
-    normalize: int = 2,
+    normalize: int | None = None,
     truncate: bool = False,
     chunk: bool = False,
     cache: CacheArg = True,
@@ -239,13 +193,15 @@ def embed(
             DataFrame with ``column`` (each giving ``(n, d)``).
         model: a loaded model, the name of one in the registry, or None for the current model
             (the default model is loaded if none is).
-        normalize: llama.cpp's ``embd_normalize``: -1 none, 0 max-abs, 1 L1, 2 L2, p > 2.
+        normalize: llama.cpp's ``embd_normalize``: -1 none, 0 max-abs, 1 L1, 2 L2, p > 2;
+            None: the kernel's setting (``%config EmbedMagics.normalize``, 2 unless changed).
         truncate: cut texts longer than the model's context instead of failing.
         chunk: embed long texts in overlapping windows and average them.
-        cache: True (the user cache), False (none) or an :class:`EmbeddingCache`.
-        progress: None (a bar for jobs of at least
-            :data:`~embed_nb.progress.DEFAULT_PROGRESS_THRESHOLD` texts), True, False, an int
-            threshold, or a ``callable(done, total)``.
+        cache: True (the kernel's cache: ``%config EmbedMagics.cache`` / ``.cache_dir``,
+            the user cache unless changed), False (none) or an :class:`EmbeddingCache`.
+        progress: None (a bar for jobs of at least ``%config EmbedMagics.progress_threshold``
+            texts, 256 unless changed), True, False, an int threshold, or a
+            ``callable(done, total)``.
         column: the text column when ``texts`` is a DataFrame.
         tokens: per-token vectors (pooling ``none``): the current model is loaded a second time
             with pooling none if it pools otherwise.
@@ -260,6 +216,10 @@ def embed(
         _flag(tokens, "tokens"),
     )
     items, single, index = as_texts(texts, column=column)
+    if normalize is None:
+        from .settings import SETTINGS
+
+        normalize = SETTINGS.normalize
     chosen = _model(model)
     if tokens:
         chosen = registry.REGISTRY.with_pooling(chosen, "none")

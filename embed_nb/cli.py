@@ -94,16 +94,19 @@ def _gpu_layers(value: str) -> int | None:
 
 
 def _add_model_options(parser: argparse.ArgumentParser, *, model_required: bool = False) -> None:
+    from .settings import SETTINGS  # the default model, as every front end reads it
+
+    default = SETTINGS.default_model
     group = parser.add_argument_group("model")
     group.add_argument(
         "-m",
         "--model",
         metavar="SOURCE",
         required=model_required,
-        default=None if model_required else DEFAULT_MODEL,
+        default=None if model_required else default,
         help="a .gguf path, hf://owner/repo/file.gguf, a BERT checkpoint directory, "
         f"a llama-server URL (http://host:port) or {DEFAULT_MODEL!r}"
-        + ("" if model_required else f" (default: {DEFAULT_MODEL})"),
+        + ("" if model_required else f" (default: {default})"),
     )
     group.add_argument(
         "-c",

@@ -1,7 +1,9 @@
 """IPython magics: thin front ends over :mod:`embed_nb.api` that parse, call and display.
 
 ``%load_ext embed_nb`` registers :class:`EmbedMagics`. Its defaults are traits that
-``%config EmbedMagics.<trait> = value`` sets (``%config EmbedMagics`` lists them).
+``%config EmbedMagics.<trait> = value`` sets (``%config EmbedMagics`` lists them); each is
+written through to :data:`embed_nb.settings.SETTINGS`, so the API, the registry, the widgets
+and the magics all follow one ``%config`` line.
 
 Errors a user can cause (an unknown flag, a missing variable, the wrong type, a model that
 does not load, ...) show as one ``UsageError`` line that says what to do, never a traceback.
@@ -21,12 +23,12 @@ from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import registry
 from .errors import EmbedNbError
-from .models import DEFAULT_MODEL
+from .settings import FIELDS, SETTINGS
 
 __all__ = ["EmbedMagics"]
 
@@ -285,25 +287,35 @@ class EmbedMagics(Magics, Configurable):
     """Embeddings in the notebook: ``%embed``, ``%rerank``, ``%embed_search``, ``%embed_sim``,
     ``%embed_map``, ``%embed_model`` and ``%embed_cache``."""
 
-    normalize = Int(
-        2, help="Default normalisation: -1 none, 0 max-abs, 1 L1, 2 L2, p > 2 p-norm."
-    ).tag(config=True)
+    # The traits mirror embed_nb.settings.SETTINGS: a %config assignment is checked, then
+    # written through to it, so the API, the registry and the widgets follow it too.
+    normalize = Int(FIELDS["normalize"].default, help=FIELDS["normalize"].help).tag(config=True)
     progress_threshold = Int(
-        256, help="Show a progress bar when at least this many texts must be embedded."
+        FIELDS["progress_threshold"].default, help=FIELDS["progress_threshold"].help
     ).tag(config=True)
-    cache = Bool(True, help="Keep embeddings in the on-disk cache (and find them there).").tag(
+    cache = Bool(FIELDS["cache"].default, help=FIELDS["cache"].help).tag(config=True)
+    cache_dir = Unicode(FIELDS["cache_dir"].default, help=FIELDS["cache_dir"].help).tag(
         config=True
     )
-    cache_dir = Unicode(
-        "", help="Directory of the embedding cache; empty means the user cache directory."
-    ).tag(config=True)
     default_model = Unicode(
-        DEFAULT_MODEL, help="The model loaded when a magic needs one and none is loaded."
+        FIELDS["default_model"].default, help=FIELDS["default_model"].help
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
+        # Values from the shell's config win; the others start from the settings as they are
+        # (set from Python, or by an earlier %load_ext).
+        configured = self.config.get(type(self).__name__, {})
+        for name in FIELDS:
+            mine, shared = getattr(self, name), getattr(SETTINGS, name)
+            if mine == shared:  # nothing to copy (and no check to run: load_ext stays cheap)
+                continue
+            if name in configured:
+                setattr(SETTINGS, name, mine)
+            else:
+                setattr(self, name, shared)
+        SETTINGS.subscribe(self._follow_settings)
         if shell is not None:  # so that %config EmbedMagics works (once, after %reload_ext too)
             shell.configurables[:] = [
                 c for c in shell.configurables if type(c).__name__ != type(self).__name__
@@ -312,41 +324,35 @@ class EmbedMagics(Magics, Configurable):
 
     # A bad %config value is refused on assignment (and the old value kept), as one line.
 
-    @validate("normalize")
-    def _check_normalize(self, proposal: dict[str, Any]) -> int:
-        from .engine.normalize import check_normalize
-
+    @validate(*FIELDS)
+    def _check_setting(self, proposal: dict[str, Any]) -> Any:
+        name = proposal["trait"].name
         try:
-            return check_normalize(proposal["value"])
+            return FIELDS[name].check(proposal["value"])
         except EmbedNbError as error:
-            raise _ConfigError(f"EmbedMagics.normalize: {error}") from None
+            raise _ConfigError(f"EmbedMagics.{name}: {error}") from None
 
-    @validate("cache_dir")
-    def _check_cache_dir(self, proposal: dict[str, Any]) -> str:
-        value = str(proposal["value"])
-        if "\x00" in value:
-            raise _ConfigError("EmbedMagics.cache_dir: a directory name cannot hold a NUL")
-        return value
+    @observe(*FIELDS)
+    def _write_through(self, change: dict[str, Any]) -> None:
+        setattr(SETTINGS, change["name"], change["new"])
 
-    @validate("default_model")
-    def _check_default_model(self, proposal: dict[str, Any]) -> str:
-        try:
-            return registry.checked_source(proposal["value"])
-        except EmbedNbError as error:
-            raise _ConfigError(f"EmbedMagics.default_model: {error}") from None
+    def _follow_settings(self, name: str, value: Any) -> None:
+        """A setting changed outside %config: show it in ``%config EmbedMagics`` too."""
+        if name in self.trait_names() and getattr(self, name) != value:
+            setattr(self, name, value)
 
     # --- helpers -------------------------------------------------------------------------
 
     def _cache(self) -> Any:
-        if not self.cache:
-            return False
-        from .cache import get_cache
-
-        return get_cache(self.cache_dir or None)
+        """The settings' cache, or False when it is off (what the API's ``cache=`` takes)."""
+        store = SETTINGS.cache_store()
+        return False if store is None else store
 
     def _model(self, name: str | None) -> Any:
-        """The named loaded model, or the current one (loading ``default_model`` if none is)."""
-        return registry.REGISTRY.get(name, default=self.default_model)
+        """The named loaded model, or the current one (loading the default model if none is)."""
+        from .engine.protocol import resolve_model
+
+        return resolve_model(name)
 
     def _model_for_inputs(self, name: str | None, *values: Any) -> Any:
         """Like :meth:`_model`, but when every input is already vectors and no model was
@@ -441,11 +447,11 @@ class EmbedMagics(Magics, Configurable):
         result = api.embed(
             texts,
             model=self._model(args.model),
-            normalize=self.normalize if args.normalize is None else args.normalize,
+            normalize=args.normalize,  # None: the settings' normalize
             truncate=args.truncate,
             chunk=args.chunk,
             cache=self._cache(),
-            progress=self.progress_threshold,
+            progress=SETTINGS.progress_threshold,
             column=column,
             tokens=args.tokens,
         )
@@ -528,7 +534,7 @@ class EmbedMagics(Magics, Configurable):
             args.k,
             model=self._model_for_inputs(args.model, corpus),
             cache=self._cache(),
-            progress=self.progress_threshold,
+            progress=SETTINGS.progress_threshold,
             column=args.column,
         )
         self._store(args.out, result)

@@ -33,8 +33,10 @@ class Progress:
         show = False
         if callable(progress):
             self._user = progress
-        elif progress is None:
-            show = total >= DEFAULT_PROGRESS_THRESHOLD
+        elif progress is None:  # the kernel's setting (%config EmbedMagics.progress_threshold)
+            from .settings import SETTINGS
+
+            show = total >= SETTINGS.progress_threshold
         elif isinstance(progress, bool):
             show = progress
         elif isinstance(progress, int):

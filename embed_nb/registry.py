@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError, ModelClosedError
-from .models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from .api import EmbeddingModel
+    from .engine.protocol import EmbeddingModel
 
 __all__ = [
     "REGISTRY",
@@ -66,20 +65,35 @@ class ModelRegistry:
     """Models by name, plus the current one.
 
     Args:
-        default_source: what loads when a model is needed and none is loaded.
+        default_source: what loads when a model is needed and none is loaded; None (the
+            default) follows the kernel's settings (``%config EmbedMagics.default_model``).
         notify: how the registry tells the user it loaded the default model (``print``).
     """
 
     def __init__(
         self,
-        default_source: str = DEFAULT_MODEL,
+        default_source: str | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
-        self.default_source = default_source
+        self._default_source = default_source
         self.notify = notify or (lambda message: print(message, flush=True))
         self._residents: dict[str, Resident] = {}
         self._current: str | None = None
         self._lock = threading.RLock()
+
+    @property
+    def default_source(self) -> str:
+        """What loads when a model is needed and none is loaded: the source this registry was
+        made with, else :attr:`embed_nb.settings.Settings.default_model`, read at each use."""
+        if self._default_source is not None:
+            return self._default_source
+        from .settings import SETTINGS
+
+        return SETTINGS.default_model
+
+    @default_source.setter
+    def default_source(self, source: str | None) -> None:
+        self._default_source = None if source is None else checked_source(source)
 
     # --- loading -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Turning what users pass (an Embeddings result, an array, texts) into vectors and texts.
 
-Widgets know nothing about llama_cpp: texts are embedded through a callable, a model object
-with ``.embed``, or :func:`embed_nb.api.embed` (the kernel's current model), imported late.
+Widgets know nothing about llama_cpp: texts are embedded through a callable, an object with
+``.embed``, or :func:`embed_nb.api.embed` (a loaded model, a registry name, or the kernel's
+current model; through the kernel's cache and settings), imported late.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "bounded_int",
     "embed_texts",
     "fingerprint",
+    "is_model",
     "label_codes",
     "unit_rows",
     "vectors_and_texts",
@@ -41,16 +43,18 @@ def _is_text_list(data: object) -> bool:
 
 
 def embed_texts(texts: list[str], model: Any = None) -> np.ndarray:
-    """Embed texts with ``model``: a callable ``f(texts) -> (n, d)``, an object with
-    ``.embed(texts)``, a registry name, or None (the kernel's current model).
+    """Embed texts with ``model``: a loaded model (or a registry name, or None for the
+    kernel's current model), embedded through the kernel's cache and settings like any API
+    call; or a callable ``f(texts) -> (n, d)``, or another object with ``.embed(texts)``.
 
     A reranker or a per-token model is refused (its outputs are not vectors to compare).
     """
     from .. import api  # late: loads the engine only when texts must be embedded
 
-    if model is not None and hasattr(model, "embed"):
-        if hasattr(model, "pooling") and hasattr(model, "fingerprint"):
-            api.vector_model(model, "this view")
+    if model is None or isinstance(model, str) or is_model(model):
+        # One way to choose a model (resolve_model), and the settings' cache and normalise.
+        result = api.embed(texts, model=api.vector_model(model, "this view"))
+    elif hasattr(model, "embed"):
         result = model.embed(texts)
     elif callable(model):
         result = model(texts)
@@ -62,6 +66,16 @@ def embed_texts(texts: list[str], model: Any = None) -> np.ndarray:
     if array.ndim == 1:
         array = array[None, :]
     return array
+
+
+def is_model(model: object) -> bool:
+    """A loaded model (the :class:`~embed_nb.engine.protocol.EmbeddingModel` shape), as opposed
+    to a user's own object that only has ``.embed``."""
+    return (
+        callable(getattr(model, "embed", None))
+        and hasattr(model, "pooling")
+        and hasattr(model, "fingerprint")
+    )
 
 
 def _numeric(data: object, what: str) -> np.ndarray:

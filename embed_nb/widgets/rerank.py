@@ -12,7 +12,7 @@ from ..engine.inputs import rerank_inputs
 from ..errors import InvalidInputError
 from ..results import RerankResult
 from ._base import WidgetBase, binary
-from ._inputs import bounded_int
+from ._inputs import bounded_int, is_model
 
 __all__ = ["RerankList"]
 
@@ -83,15 +83,20 @@ class RerankList(WidgetBase):
 
     def _score(self, query: str) -> tuple[np.ndarray, str]:
         model = self._model
-        if model is not None and hasattr(model, "rerank"):
-            if getattr(model, "is_reranker", True):
-                result = model.rerank(query, self._texts)
-                return _scores_by_index(result, len(self._texts)), result.method
-        elif callable(model):
-            return np.asarray(model(query, self._texts), dtype=np.float32), "custom"
-        from .. import api  # late: loads the engine only when needed
+        if model is None or isinstance(model, str) or is_model(model):
+            # A loaded model, a name or the current one: chosen as every front end chooses
+            # (resolve_model), scored as api.rerank scores (RANK, or cosine via the cache).
+            from .. import api  # late: loads the engine only when needed
 
-        result = api.rerank(query, self._texts, model=model)
+            result = api.rerank(query, self._texts, model=model)
+        elif hasattr(model, "rerank") and getattr(model, "is_reranker", True):
+            result = model.rerank(query, self._texts)
+        elif callable(model) and not hasattr(model, "rerank"):
+            return np.asarray(model(query, self._texts), dtype=np.float32), "custom"
+        else:
+            from .. import api
+
+            result = api.rerank(query, self._texts, model=model)
         return _scores_by_index(result, len(self._texts)), result.method
 
     def _rerank(self, change: Any) -> None:

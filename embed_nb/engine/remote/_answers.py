@@ -205,7 +205,7 @@ def check_normalized(vectors: np.ndarray, mode: int) -> None:
     """
     if mode == -1:
         return
-    from .normalize import normalize
+    from ..normalize import normalize
 
     again = normalize(vectors.astype(np.float64), mode)
     scale = 32760.0 if mode == 0 else 1.0

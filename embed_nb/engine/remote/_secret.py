@@ -20,15 +20,16 @@ is, in any letter case, URL-encoded, JSON-escaped and base64-encoded (alone, aft
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
-from ..errors import InvalidInputError
+from ...errors import EmbedNbError, InvalidInputError, RemoteError
 
 __all__ = [
     "API_KEY_ENV",
@@ -38,7 +39,10 @@ __all__ = [
     "clean_text",
     "is_loopback",
     "resolve_api_key",
+    "shielded",
 ]
+
+T = TypeVar("T")
 
 #: Environment variables read for the API key, in order, when no ``api_key`` is passed.
 API_KEY_ENV = {
@@ -251,3 +255,30 @@ def known_secrets(key: Secret | None) -> list[str]:
     for names in API_KEY_ENV.values():
         values += [os.environ[v].strip() for v in names if os.environ.get(v, "").strip()]
     return values
+
+
+def shielded(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a method so that no exception leaves it showing a key (the last line of defence:
+    messages are scrubbed where they are made, and this catches any that were not).
+
+    The object's ``_scrubber`` does the blanking; before it exists errors pass as they are.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            scrubber: Scrubber | None = getattr(self, "_scrubber", None)
+            if scrubber is None:
+                raise
+            text = str(error)
+            clean = scrubber.scrub(text)
+            if clean == text:
+                raise
+            if isinstance(error, EmbedNbError):
+                error.args = (clean,)
+                raise
+            raise RemoteError(scrubber.clean(f"{type(error).__name__}: {clean}", 500)) from None
+
+    return wrapper

@@ -6,9 +6,14 @@ of the answer, retries and their backoff included. A watchdog shuts the socket w
 passes, so a server that sends a byte now and then cannot stretch it (a per-read socket
 timeout would restart at every byte). A call of many requests may take longer in all.
 
-Size: the caller says how many bytes the answer can need (:mod:`._remote_answers` works it
+Size: the caller says how many bytes the answer can need (:mod:`._answers` works it
 out from the inputs and the dimension); a larger answer is refused while it arrives, read in
 chunks, so a hostile server cannot fill the kernel's memory.
+
+Injection: :class:`~embed_nb.engine.remote.RemoteModel` takes ``transport=``, any
+:data:`TransportFactory` (a :class:`Transport` subclass is one). :meth:`Transport.exchange`,
+one attempt on one connection, is the seam a test overrides to put faults under the retry
+loop and the deadline, the way httpx lets a client take a mock transport.
 """
 
 from __future__ import annotations
@@ -16,22 +21,30 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import math
 import random
-import re
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
-from ..errors import InvalidInputError, RemoteError
-from ._remote_secret import Scrubber, clean_text
+from ...errors import RemoteError
+from ._endpoint import Endpoint
+from ._secret import Scrubber, Secret
+from ._wire import Expired, TooLarge, Watchdog, discard, read_capped, size_text
 
-__all__ = ["Endpoint", "Reply", "RetryPolicy", "Transport", "server_message"]
+__all__ = [
+    "CONNECTION_ERRORS",
+    "RETRY_STATUSES",
+    "HTTPTransport",
+    "Reply",
+    "RetryPolicy",
+    "Transport",
+    "TransportFactory",
+    "server_message",
+]
 
 #: Retried: the server may be starting up (llama-server answers 503 while it loads a model).
 RETRY_STATUSES = frozenset({503})
@@ -46,22 +59,6 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 USER_AGENT = "embed_nb"
 #: Most of an error answer that is read (only its first few hundred characters are shown).
 ERROR_BODY_LIMIT = 64 * 1024
-_CHUNK = 64 * 1024
-# Hostnames as DNS spells them; anything else (spaces, control characters, '%') is refused.
-_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
-# What a path may hold unescaped in a request line (RFC 3986 pchar, '/' and '%').
-_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
-
-
-def shown_url(url: str) -> str:
-    """A URL fit for an error message: no userinfo, query or fragment (they may hold a key)."""
-    text = re.split(r"[?#]", url.strip(), maxsplit=1)[0]
-    scheme, sep, rest = text.partition("://")
-    if sep:
-        # Everything up to the last '@' may be userinfo, even where a '/' in a key has moved
-        # the parser's idea of where the host ends.
-        text = f"{scheme}://{rest.rpartition('@')[2]}"
-    return repr(clean_text(text, 100))
 
 
 @dataclass(frozen=True)
@@ -82,85 +79,6 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """Where the server is: scheme, host, port and the path prefix every route goes under."""
-
-    scheme: str
-    host: str
-    port: int
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: object) -> Endpoint:
-        """Check and split a server URL.
-
-        Raises:
-            InvalidInputError: not an http(s) URL with a valid host and port, or it carries
-                credentials, a query or a fragment (the message never repeats those parts).
-        """
-        if not isinstance(url, str):
-            raise InvalidInputError(
-                f"the server URL must be a str like http://127.0.0.1:8080, not {type(url).__name__}"
-            )
-        shown = shown_url(url)
-        if re.search(r"[\x00-\x20\x7f]", url.strip()):
-            # urlsplit would drop tabs and line breaks and read another host than was written.
-            raise InvalidInputError(
-                f"{shown} holds spaces or control characters; write it like http://127.0.0.1:8080"
-            )
-        if "@" in url:
-            raise InvalidInputError(
-                "put the API key in api_key= (or EMBED_NB_API_KEY), not in the URL"
-            )
-        try:
-            parts = urlsplit(url.strip())
-            host = parts.hostname
-            port = parts.port
-        except ValueError:
-            raise InvalidInputError(
-                f"{shown} is not a valid URL (host or port); write it like http://127.0.0.1:8080"
-            ) from None
-        if parts.scheme not in ("http", "https") or not host:
-            raise InvalidInputError(
-                f"{shown} is not an http(s) URL; write it like http://127.0.0.1:8080"
-            )
-        if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
-            raise InvalidInputError(
-                f"the server URL must not have a query or fragment (a key belongs in api_key=): "
-                f"{shown}"
-            )
-        if not _valid_host(host):
-            raise InvalidInputError(f"{shown} has an invalid host name")
-        if port is None:
-            port = 443 if parts.scheme == "https" else 80
-        if not 1 <= port <= 65535:
-            raise InvalidInputError(f"{shown} has an invalid port; use 1 to 65535")
-        path = parts.path.rstrip("/")
-        if not _PATH.fullmatch(path) or len(path) > 1024:
-            raise InvalidInputError(
-                f"{shown} has characters a request path cannot carry; percent-encode them"
-            )
-        return cls(parts.scheme, host.lower(), port, path)
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.prefix}"
-
-
-def _valid_host(host: str) -> bool:
-    if ":" in host:  # an IPv6 literal (urlsplit took it from brackets)
-        import ipaddress
-
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return False
-        return True
-    return bool(_HOSTNAME.fullmatch(host)) and ".." not in host
-
-
-@dataclass(frozen=True)
 class Reply:
     """A server's answer: status, body (capped) and the redirect target, if any."""
 
@@ -170,47 +88,6 @@ class Reply:
     complete: bool = True  # False: an error body cut at ERROR_BODY_LIMIT
 
 
-class _Watchdog:
-    """Shuts a connection's socket when the deadline passes, waking any blocked read."""
-
-    def __init__(self, sock: socket.socket | None, seconds: float) -> None:
-        self._sock = sock
-        self._lock = threading.Lock()
-        self.fired = False
-        self._done = False
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done or self._sock is None:
-                return
-            self.fired = True
-            # The plain socket's shutdown, even for TLS: SSLSocket's would drop its state
-            # under the reading thread's feet.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-
-    def stop(self) -> bool:
-        """Disarm; True when it had already fired."""
-        with self._lock:
-            self._done = True
-        self._timer.cancel()
-        return self.fired
-
-
-class _Expired(Exception):
-    """The request's deadline passed."""
-
-
-class _TooLarge(Exception):
-    """The answer is larger than the request can need."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-
 class Transport:
     """JSON over keep-alive HTTP connections, one per thread, with retries and clear errors."""
 
@@ -218,7 +95,7 @@ class Transport:
         self,
         endpoint: Endpoint,
         *,
-        api_key: Any,
+        api_key: Secret | None,
         scrubber: Scrubber,
         timeout: float,
         connect_timeout: float,
@@ -253,14 +130,14 @@ class Transport:
             return conn, True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _Expired
+            raise Expired
         conn.timeout = min(self.connect_timeout, remaining)
         try:
             conn.connect()
         except TimeoutError:
             conn.close()
             if conn.timeout < self.connect_timeout:
-                raise _Expired from None
+                raise Expired from None
             raise ConnectionError(f"connect timed out after {self.connect_timeout:g} s") from None
         # http.client sends the headers and the body in two writes; with Nagle's algorithm the
         # second waits for the server's delayed ACK (40 ms on Linux) on every request.
@@ -287,21 +164,26 @@ class Transport:
             headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
         return headers
 
-    def _once(
+    def exchange(
         self, method: str, path: str, body: bytes | None, deadline: float, limit: int
     ) -> Reply:
+        """One attempt at a request: the seam a test overrides to inject faults.
+
+        Raising one of :data:`CONNECTION_ERRORS` here makes :meth:`request` retry it, a
+        :class:`Reply` is taken as the server's answer; the deadline still holds.
+        """
         conn, reused = self._connection(deadline)
         try:
-            return self._exchange(conn, method, path, body, deadline, limit)
+            return self._round_trip(conn, method, path, body, deadline, limit)
         except CONNECTION_ERRORS:
             if not reused:
                 raise
         # The server closed an idle keep-alive connection (llama-server does after 5 s):
         # that is no fault, so try once more at once on a new connection, without backoff.
         conn, _ = self._connection(deadline)
-        return self._exchange(conn, method, path, body, deadline, limit)
+        return self._round_trip(conn, method, path, body, deadline, limit)
 
-    def _exchange(
+    def _round_trip(
         self,
         conn: http.client.HTTPConnection,
         method: str,
@@ -312,33 +194,33 @@ class Transport:
     ) -> Reply:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _Expired
+            raise Expired
         sock = conn.sock  # kept: http.client lets go of it when the server says it will close
         assert sock is not None
-        watchdog = _Watchdog(sock, remaining)
+        watchdog = Watchdog(sock, remaining)
         response: http.client.HTTPResponse | None = None
         try:
             sock.settimeout(remaining)
             conn.request(method, self.endpoint.prefix + path, body, self._headers(body is not None))
             response = conn.getresponse()
             ok = 200 <= response.status < 300
-            data, whole = _read_capped(sock, response, limit if ok else ERROR_BODY_LIMIT, deadline)
+            data, whole = read_capped(sock, response, limit if ok else ERROR_BODY_LIMIT, deadline)
             if ok and not whole:
-                raise _TooLarge(limit)
+                raise TooLarge(limit)
             location = response.getheader("Location") or ""
         except BaseException as error:
             # A half-used connection must not be reused; the response holds the socket open
             # (so a hostile sender would go on filling it) until it is closed too.
-            _close(conn, response)
+            discard(conn, response)
             fired = watchdog.stop()
             if fired or isinstance(error, TimeoutError):
-                raise _Expired from None
+                raise Expired from None
             raise
         if watchdog.stop():  # it fired after the last read: the body may be cut short
-            _close(conn, response)
-            raise _Expired
+            discard(conn, response)
+            raise Expired
         if response.will_close or not whole:
-            _close(conn, response)
+            discard(conn, response)
         return Reply(response.status, data, location, whole)
 
     def request(self, method: str, path: str, payload: Any = None, *, limit: int) -> Reply:
@@ -359,16 +241,16 @@ class Transport:
         while True:
             attempts += 1
             try:
-                reply = self._once(method, path, body, deadline, limit)
-            except _Expired:
+                reply = self.exchange(method, path, body, deadline, limit)
+            except Expired:
                 raise RemoteError(
                     f"{what} got no answer within {self.timeout:g} s (the whole request, "
                     "retries included); the server is busy, stuck or too slow. Raise timeout= "
                     "or send fewer texts per call"
                 ) from None
-            except _TooLarge as error:
+            except TooLarge as error:
                 raise RemoteError(
-                    f"the answer to {what} is larger than the {_size(error.limit)} such a "
+                    f"the answer to {what} is larger than the {size_text(error.limit)} such a "
                     "request can need; the server is misbehaving (or it is not a llama-server "
                     "or OpenAI-compatible API)"
                 ) from None
@@ -451,50 +333,43 @@ class Transport:
         return self.scrubber.clean(server_message(data), 300)
 
 
+class HTTPTransport(Protocol):
+    """What :class:`~embed_nb.engine.remote.RemoteModel` needs of a transport."""
+
+    endpoint: Endpoint
+
+    def request(self, method: str, path: str, payload: Any = None, *, limit: int) -> Reply: ...
+
+    def check_status(self, reply: Reply, what: str) -> None: ...
+
+    def parse_json(self, data: bytes, what: str) -> Any: ...
+
+    def server_message(self, data: bytes) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class TransportFactory(Protocol):
+    """Builds the transport for one model; :class:`Transport` (or a subclass) is one."""
+
+    def __call__(
+        self,
+        endpoint: Endpoint,
+        *,
+        api_key: Secret | None,
+        scrubber: Scrubber,
+        timeout: float,
+        connect_timeout: float,
+        retry: RetryPolicy,
+    ) -> HTTPTransport: ...
+
+
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _close(conn: http.client.HTTPConnection, response: http.client.HTTPResponse | None) -> None:
-    conn.close()
-    if response is not None:
-        response.close()
-
-
-def _read_capped(
-    sock: socket.socket,
-    response: http.client.HTTPResponse,
-    limit: int,
-    deadline: float,
-) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the body, in chunks; the flag says it was all read."""
-    if response.length is not None and response.length > limit:
-        return b"", False  # refused before a byte of it is read
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        if response.isclosed():  # http.client closes it once the whole body was read
-            return b"".join(chunks), True
-        with contextlib.suppress(OSError):
-            sock.settimeout(remaining)
-        chunk = response.read(min(_CHUNK, limit + 1 - total))
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            return b"".join(chunks)[:limit], False
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{math.ceil(n / 1024)} KiB"
 
 
 def server_message(data: bytes) -> str:

@@ -18,6 +18,7 @@ import traitlets
 from ..errors import InvalidInputError
 from ..vectors import pca, top_k, umap_layout, unit_rows, unit_vector
 from ._base import IndexArray, WidgetBase, binary, clip_text
+from ._clusters import cluster_codes, cluster_keywords, compact_categories
 from ._inputs import (
     bounded_int,
     embed_texts,
@@ -25,12 +26,10 @@ from ._inputs import (
     label_codes,
     vectors_and_texts,
 )
-from ._static import OTHER_COLOR, category_palette, hex_to_rgb, png_base64
+from ._static import hex_to_rgb, png_base64
 
 __all__ = ["ProjectionView", "cluster_keywords", "pca_2d"]
 
-# At most this many named colour categories; the rest share "other".
-MAX_CATEGORIES = 20
 # Bounds of the options: more clusters than this cannot be told apart (and KMeans slows).
 MAX_CLUSTERS = 256
 MAX_K = 1000
@@ -54,34 +53,6 @@ def normalise_layout(layout: np.ndarray) -> np.ndarray:
     centre = (low + high) / 2
     span = float(np.max(high - low)) or 1.0
     return ((layout - centre) * (1.9 / span)).astype(np.float32)
-
-
-def cluster_keywords(texts: Sequence[str], clusters: np.ndarray, n_words: int = 3) -> list[str]:
-    """A few words that mark each cluster (class-based TF-IDF over its texts)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
-    names = [f"cluster {c}" for c in range(n_clusters)]
-    try:
-        vectorizer = CountVectorizer(
-            stop_words="english", max_features=20_000, token_pattern=r"(?u)\b[a-zA-Z]{3,}\b"
-        )
-        counts = vectorizer.fit_transform(texts)
-    except ValueError:  # no words at all
-        return names
-    words = np.array(vectorizer.get_feature_names_out())
-    totals = np.asarray(counts.sum(axis=0)).ravel() + 1.0
-    mean_size = len(texts) / max(n_clusters, 1)
-    for c in range(n_clusters):
-        members = clusters == c
-        if not members.any():
-            continue
-        tf = np.asarray(counts[members].sum(axis=0)).ravel()
-        score = tf / (tf.sum() or 1.0) * np.log1p(mean_size / totals)
-        top = [words[i] for i in np.argsort(-score)[:n_words] if tf[i] > 0]
-        if top:
-            names[c] = f"{c}: " + ", ".join(top)
-    return names
 
 
 class ProjectionView(WidgetBase):
@@ -282,7 +253,7 @@ class ProjectionView(WidgetBase):
                 codes, names = np.zeros(self._n_points, np.int64), []
         else:
             codes, names = np.zeros(self._n_points, np.int64), []
-        categories, names, colors = _compact_categories(codes, names)
+        categories, names, colors = compact_categories(codes, names)
         with self.hold_sync():
             self.category_names = names
             self.category_colors = colors
@@ -292,25 +263,9 @@ class ProjectionView(WidgetBase):
         key = f"{method}:{self.projection}" if method == "hdbscan" else method
         if key not in self._cluster_cache:
             self.status = f"clustering ({method})…"
-            if method == "kmeans":
-                from sklearn.cluster import KMeans
-
-                n_clusters = min(self._n_clusters, self._n_points)
-                codes = KMeans(n_clusters=n_clusters, n_init=3, random_state=0).fit_predict(
-                    self._unit
-                )
-            else:
-                from sklearn.cluster import HDBSCAN
-
-                # On the 2-D layout: density in 384 dimensions is weak, and this is fast.
-                min_size = max(5, self._n_points // 100)
-                codes = HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(self.layout)
-            codes = np.asarray(codes, dtype=np.int64)
-            noise = codes < 0
-            names = cluster_keywords(self._texts, np.where(noise, 0, codes)) if len(codes) else []
-            if noise.any():  # HDBSCAN's noise is its own category, last
-                codes = np.where(noise, len(names), codes)
-                names = [*names, "noise"]
+            codes, names = cluster_codes(
+                method, self._unit, self.layout, self._n_clusters, self._texts
+            )
             self._cluster_cache[key] = (codes, names)
             self.status = "" if self.umap_state != "running" else self.status
         return self._cluster_cache[key]
@@ -393,23 +348,3 @@ class ProjectionView(WidgetBase):
             return bundle
         data, metadata = bundle
         return {**data, "image/png": png_base64(self.to_image())}, metadata
-
-
-def _compact_categories(
-    codes: np.ndarray, names: list[str]
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """uint8 categories with at most :data:`MAX_CATEGORIES` named ones (the largest; the rest
-    become "other"), their names and colours."""
-    n_codes = int(codes.max()) + 1 if len(codes) else 0
-    if n_codes <= MAX_CATEGORIES:
-        names = names[:n_codes] + [f"{c}" for c in range(len(names), n_codes)]
-        colors = category_palette(len(names))
-        if names and names[-1] == "noise":
-            colors[-1] = OTHER_COLOR
-        return codes.astype(np.uint8), names, colors
-    sizes = np.bincount(codes, minlength=n_codes)
-    keep = np.argsort(-sizes, kind="stable")[: MAX_CATEGORIES - 1]
-    remap = np.full(n_codes, MAX_CATEGORIES - 1, np.uint8)
-    remap[keep] = np.arange(len(keep), dtype=np.uint8)
-    kept_names = [names[c] if c < len(names) else str(c) for c in keep]
-    return remap[codes], [*kept_names, "other"], [*category_palette(len(keep)), OTHER_COLOR]

@@ -7,7 +7,6 @@ llama.cpp.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,17 +15,18 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalModel", "RemoteModel"]
 
-# name -> module that defines it, imported when the name is first used.
-_LAZY = {"LocalModel": ".model", "RemoteModel": ".remote"}
-
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    # Imported on first use; later uses find the module in sys.modules.
+    if name == "LocalModel":
+        from .model import LocalModel
+
+        return LocalModel
+    if name == "RemoteModel":
+        from .remote import RemoteModel
+
+        return RemoteModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -643,9 +643,9 @@ def test_an_endless_input_file_is_refused(capsys: pytest.CaptureFixture[str]) ->
 def test_an_input_over_the_limit_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import embed_nb.cli
+    from embed_nb.cli import _texts
 
-    monkeypatch.setattr(embed_nb.cli, "MAX_INPUT_BYTES", 10)
+    monkeypatch.setattr(_texts, "MAX_INPUT_BYTES", 10)
     source = tmp_path / "big.txt"
     source.write_text("a\n" * 20)
     status, _, err = run(capsys, "rerank", "q", "-f", source, "-m", "/no/such.gguf")

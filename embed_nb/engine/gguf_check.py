@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelLoadError
+from ..pooling import POOLING_RANGE  # llama_pooling_type NONE..RANK
 
 GGUF_MAGIC = b"GGUF"
 GGML_MAX_DIMS = 4
 GGML_MAX_NAME = 64
 LLAMA_MAX_LAYERS = 512
 LLAMA_MAX_EXPERTS = 1024
-POOLING_RANGE = range(0, 5)  # llama_pooling_type NONE..RANK
 ROPE_SCALING_TYPES = {"none", "linear", "yarn", "longrope"}
 DEFAULT_ALIGNMENT = 32
 

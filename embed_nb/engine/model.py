@@ -28,7 +28,7 @@ from .info import ModelInfo
 from .inputs import Framing, as_text_list, fit_to_limit, rerank_inputs, token_id_lists, utf8
 from .normalize import POOLING_NAMES, check_normalize
 from .normalize import normalize as normalize_vectors
-from .options import MAX_CONTEXTS, LoadOptions, check_memory, check_options
+from .options import MAX_CONTEXTS, LoadOptions, LocalOptions, check_memory
 from .probe import verified_plan
 from .rerank import PairFormat, format_pair
 from .upcast import SOURCE_FILE_TYPE_KEY, upcast_target
@@ -110,10 +110,9 @@ class LocalModel:
         n_contexts: int | None = None,
     ) -> None:
         self.path = _model_path(path)
-        if name is not None and not isinstance(name, str):
-            raise InvalidInputError(f"name must be a str, not {type(name).__name__}")
-        self.name = name or self.path.stem
-        options = check_options(
+        # The keyword arguments are LocalOptions' fields (a test keeps them the same).
+        given = LocalOptions(
+            name=name,
             n_ctx=n_ctx,
             n_gpu_layers=n_gpu_layers,
             n_threads=n_threads,
@@ -124,6 +123,8 @@ class LocalModel:
             upcast=upcast,
             n_contexts=n_contexts,
         )
+        self.name = given.name or self.path.stem
+        options = given.checked
         ll = native.lib()
         self._lock = threading.RLock()
         gpu = bool(ll.llama_supports_gpu_offload())

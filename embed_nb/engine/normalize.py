@@ -5,21 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..pooling import POOLING_NAMES, POOLING_TYPES, pooling_type
 
-# llama.cpp's enum llama_pooling_type, by name.
-POOLING_TYPES = {"none": 0, "mean": 1, "cls": 2, "last": 3, "rank": 4}
-POOLING_NAMES = {value: name for name, value in POOLING_TYPES.items()}
-
-
-def pooling_type(name: str) -> int:
-    """llama.cpp's pooling enum for a name such as ``"mean"``; a clear error for anything else."""
-    try:
-        return POOLING_TYPES[str(name).lower()]
-    except KeyError:
-        raise InvalidInputError(
-            f"unknown pooling {name!r}; use one of {', '.join(POOLING_TYPES)}"
-        ) from None
-
+__all__ = ["POOLING_NAMES", "POOLING_TYPES", "check_normalize", "normalize", "pooling_type"]
 
 # llama.cpp reads embd_normalize into an int32.
 MAX_NORM = 2**31 - 1

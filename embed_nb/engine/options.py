@@ -6,16 +6,22 @@ context costs memory: ``n_threads=10**6`` used to make a million contexts. Every
 checked for type and range here, with one-line :class:`InvalidInputError` messages; the
 checks that need the model (its training context, its KV cache size) are in
 :func:`check_memory`.
+
+:class:`LocalOptions` is what a user gives (one name per option, the form
+``LocalModel(path, **options)``, ``load_model``, ``%embed_model load`` and ``embed-nb`` all
+derive from); :class:`LoadOptions` is what the engine makes of it (threads counted, pooling
+as llama.cpp's enum).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from ..errors import InvalidInputError
+from ..pooling import pooling_type
 from .context import FLASH_ATTN_TYPES
-from .normalize import pooling_type
 
 INT32_MAX = 2**31 - 1
 # ggml's GGML_DEFAULT_N_THREADS cap is 512; more threads than cores only add barrier waits.
@@ -40,6 +46,65 @@ class LoadOptions:
     batch_tokens: int | None
     upcast: bool | None
     n_contexts: int | None
+
+
+def _option(default: Any, doc: str) -> Any:
+    """A dataclass field with its user-facing description (``load_model``'s docstring)."""
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How to load a local GGUF model: each option checked when the value is made.
+
+    ``LocalModel(path, n_ctx=512)`` is the same as
+    ``LocalModel(path, **LocalOptions(n_ctx=512).kwargs())``.
+
+    Raises:
+        InvalidInputError: an option of the wrong type or out of its range (one line).
+    """
+
+    name: str | None = _option(None, "the display name (default: the file's stem)")
+    n_ctx: int | None = _option(
+        None, "context size in tokens (default: the model's training context)"
+    )
+    n_gpu_layers: int | None = _option(
+        None, "layers to offload to a GPU: -1 all, 0 none (default: all on a GPU build)"
+    )
+    n_threads: int | None = _option(None, "CPU threads (default: the cores this process has)")
+    pooling: str | None = _option(None, "none, mean, cls, last or rank (default: the model's own)")
+    flash_attn: str = _option("auto", "flash attention: auto, on or off")
+    n_ubatch: int | None = _option(None, "llama.cpp's physical batch size in tokens")
+    batch_tokens: int | None = _option(None, "tokens per decode (default: 256)")
+    upcast: bool | None = _option(
+        None, "dequantise Q8_0/Q4 weights to f16 first (default: on a CPU)"
+    )
+    n_contexts: int | None = _option(
+        None, "llama.cpp contexts sharing a large call's decodes (default: one per core)"
+    )
+    #: What the engine makes of the options above.
+    checked: LoadOptions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.name is not None and not isinstance(self.name, str):
+            raise InvalidInputError(f"name must be a str, not {type(self.name).__name__}")
+        engine = {name: getattr(self, name) for name in option_names(LocalOptions)}
+        del engine["name"]
+        object.__setattr__(self, "checked", check_options(**engine))
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments, e.g. for ``LocalModel(path, **options)``."""
+        return {name: getattr(self, name) for name in option_names(LocalOptions)}
+
+
+def option_names(cls: type) -> tuple[str, ...]:
+    """The user-facing options of an options dataclass, in declaration order."""
+    return tuple(f.name for f in fields(cls) if f.init)
+
+
+def option_docs(cls: type) -> dict[str, str]:
+    """Each user-facing option of an options dataclass with its one-line description."""
+    return {f.name: f.metadata.get("doc", "") for f in fields(cls) if f.init}
 
 
 def check_options(

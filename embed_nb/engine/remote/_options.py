@@ -2,21 +2,37 @@
 
 Each bound is where a value stops being a choice and becomes a typo; some values beyond
 them would overflow C timeouts or start a thread per unit.
+
+:class:`RemoteOptions` is the one list of a server model's options: ``RemoteModel``'s
+keywords, ``load_model``'s documentation and the front ends' flags derive from it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidInputError
+from ...pooling import POOLED, REMOTE_POOLINGS
 from ._answers import MAX_CTX
+from ._dialect import KINDS
 
-__all__ = ["POOLED", "POOLINGS", "Options", "bounded_int", "optional_text", "seconds"]
+if TYPE_CHECKING:
+    from ._secret import Secret
 
-POOLED = "pooled"  # the server pools (mean, cls or last): which one it does not say
-POOLINGS = ("mean", "cls", "last", "none", "rank", POOLED)
+__all__ = [
+    "POOLED",
+    "POOLINGS",
+    "Options",
+    "RemoteOptions",
+    "bounded_int",
+    "optional_text",
+    "seconds",
+]
+
+POOLINGS = REMOTE_POOLINGS  # the server pools (POOLED: mean, cls or last) or says none/rank
 
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_RETRIES = 100
@@ -63,68 +79,67 @@ def optional_text(name: str, value: object, limit: int) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
-class Options:
-    """A remote model's options, checked (see :class:`~.model.RemoteModel` for each)."""
+def _option(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
 
-    timeout: float
-    connect_timeout: float
-    backoff: float
-    retries: int
-    batch_size: int
-    concurrency: int | None
-    max_tokens: int | None
-    pooling: str | None
-    model: str | None
-    name: str | None
-    allow_insecure: bool
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """A remote model's options, each checked when the value is made, in a fixed order (the
+    first bad one is the one reported). See :class:`~.model.RemoteModel` for each.
+
+    Raises:
+        InvalidInputError: an option of the wrong type or out of its range.
+    """
+
+    kind: str = _option("llama-server", "llama-server or openai (an OpenAI-compatible API)")
+    api_key: str | Secret | None = field(
+        default=None,
+        repr=False,
+        metadata={"doc": "sent as Authorization: Bearer (default: from the environment)"},
+    )
+    model: str | None = _option(None, "the model name to send (default: the server's only one)")
+    name: str | None = _option(None, "the display name (default: the model name)")
+    timeout: float = _option(120.0, "seconds one request may take, retries included")
+    connect_timeout: float = _option(10.0, "seconds to wait for a connection")
+    retries: int = _option(4, "retries of a connection error or 503")
+    backoff: float = _option(0.25, "the first retry's delay in seconds")
+    concurrency: int | None = _option(None, "requests in flight (default: the server's slots)")
+    batch_size: int = _option(32, "most texts per request")
+    max_tokens: int | None = _option(None, "the longest input (the server still decides)")
+    pooling: str | None = _option(None, "a label for the server's pooling (default: pooled)")
+    allow_insecure: bool = _option(False, "send an API key over plain http to another host")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}")
+        checked: dict[str, Any] = {
+            "timeout": seconds("timeout", self.timeout, positive=True),
+            "connect_timeout": seconds("connect_timeout", self.connect_timeout, positive=True),
+            "backoff": seconds("backoff", self.backoff, positive=False),
+            "retries": bounded_int("retries", self.retries, 0, MAX_RETRIES),
+            "batch_size": bounded_int("batch_size", self.batch_size, 1, MAX_BATCH),
+        }
+        if self.concurrency is not None:
+            bounded_int("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        if self.max_tokens is not None:
+            bounded_int("max_tokens", self.max_tokens, 1, MAX_CTX)
+        if self.pooling is not None and (
+            not isinstance(self.pooling, str) or self.pooling not in POOLINGS
+        ):
+            raise InvalidInputError("pooling must be mean, cls, last, none or rank")
+        optional_text("model", self.model, MAX_ID)
+        optional_text("name", self.name, NAME_LIMIT)
+        if type(self.allow_insecure) is not bool:
+            raise InvalidInputError("allow_insecure must be True or False")
+        for key, value in checked.items():  # ints given for seconds become floats
+            object.__setattr__(self, key, value)
 
     @classmethod
-    def check(
-        cls,
-        *,
-        timeout: object,
-        connect_timeout: object,
-        backoff: object,
-        retries: object,
-        batch_size: object,
-        concurrency: object,
-        max_tokens: object,
-        pooling: object,
-        model: object,
-        name: object,
-        allow_insecure: object,
-    ) -> Options:
-        """Check every option in a fixed order: the first bad one is the one reported.
+    def check(cls, **options: Any) -> RemoteOptions:
+        """The options, checked (the same as ``RemoteOptions(**options)``)."""
+        return cls(**options)
 
-        Raises:
-            InvalidInputError: an option of the wrong type or out of its range.
-        """
-        checked_timeout = seconds("timeout", timeout, positive=True)
-        checked_connect = seconds("connect_timeout", connect_timeout, positive=True)
-        checked_backoff = seconds("backoff", backoff, positive=False)
-        checked_retries = bounded_int("retries", retries, 0, MAX_RETRIES)
-        checked_batch = bounded_int("batch_size", batch_size, 1, MAX_BATCH)
-        if concurrency is not None:
-            concurrency = bounded_int("concurrency", concurrency, 1, MAX_CONCURRENCY)
-        if max_tokens is not None:
-            max_tokens = bounded_int("max_tokens", max_tokens, 1, MAX_CTX)
-        if pooling is not None and (not isinstance(pooling, str) or pooling not in POOLINGS):
-            raise InvalidInputError("pooling must be mean, cls, last, none or rank")
-        checked_model = optional_text("model", model, MAX_ID)
-        checked_name = optional_text("name", name, NAME_LIMIT)
-        if type(allow_insecure) is not bool:
-            raise InvalidInputError("allow_insecure must be True or False")
-        return cls(
-            timeout=checked_timeout,
-            connect_timeout=checked_connect,
-            backoff=checked_backoff,
-            retries=checked_retries,
-            batch_size=checked_batch,
-            concurrency=concurrency,
-            max_tokens=max_tokens,
-            pooling=pooling,
-            model=checked_model,
-            name=checked_name,
-            allow_insecure=allow_insecure,
-        )
+
+#: The name this value had before it held every option.
+Options = RemoteOptions

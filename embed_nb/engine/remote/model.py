@@ -35,11 +35,11 @@ from . import _answers as answers
 from . import _batching as batching
 from . import _requests as requests
 from ._client import Client
-from ._dialect import KINDS, dialect_for
+from ._dialect import dialect_for
 from ._discovery import describe, discover
 from ._endpoint import Endpoint
 from ._http import RetryPolicy, Transport, TransportFactory
-from ._options import Options
+from ._options import RemoteOptions
 from ._secret import Scrubber, Secret, env_key_skipped, known_secrets, resolve_api_key, shielded
 
 __all__ = ["RemoteModel"]
@@ -101,11 +101,11 @@ class RemoteModel:
         allow_insecure: bool = False,
         transport: TransportFactory | None = None,
     ) -> None:
-        try:
-            self._dialect = dialect_for(kind)
-        except KeyError:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}") from None
-        options = Options.check(
+        # The keyword arguments (transport aside) are RemoteOptions' fields; a test keeps
+        # them the same.
+        options = RemoteOptions(
+            kind=kind,
+            api_key=api_key,
             timeout=timeout,
             connect_timeout=connect_timeout,
             backoff=backoff,
@@ -118,6 +118,7 @@ class RemoteModel:
             name=name,
             allow_insecure=allow_insecure,
         )
+        self._dialect = dialect_for(options.kind)
         self.batch_size = options.batch_size
         if transport is not None and not callable(transport):
             raise InvalidInputError("transport must be a callable that builds a transport")
@@ -146,7 +147,7 @@ class RemoteModel:
             self._transport.close()
             raise
 
-    def _discover(self, options: Options) -> None:
+    def _discover(self, options: RemoteOptions) -> None:
         """Ask the server what it is (:func:`~._discovery.discover`) and take it on."""
         record = discover(self._client, self._dialect, self.url, options.model, options.pooling)
         self._wire_model = record.wire_model

@@ -1,0 +1,68 @@
+"""Loading the model the flags name, and the ``rerank`` and ``info`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..flags import given_options, local_only_flags
+from ._parser import LOAD_OPTIONS, _UsageError
+from ._texts import read_text, split
+
+if TYPE_CHECKING:
+    from ..engine import LocalModel
+    from ..engine.remote import RemoteModel
+
+    Model = LocalModel | RemoteModel
+
+
+def load(args: argparse.Namespace, **extra: Any) -> Model:
+    """Load the model the flags name; only options actually given reach the engine."""
+    from .. import load_model
+    from ..loading import is_remote_source
+
+    local = given_options(args, LOAD_OPTIONS)
+    if local and is_remote_source(args.model):
+        raise _UsageError(
+            f"{local_only_flags(LOAD_OPTIONS[:4])} set up a local model (as do "
+            f"{local_only_flags(LOAD_OPTIONS[4:])}); a server URL takes none of them"
+        )
+    return load_model(args.model, **extra, **local)
+
+
+def write(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def rerank_command(args: argparse.Namespace) -> None:
+    documents = list(args.documents)
+    for path in args.files or []:
+        documents.extend(split(read_text(path), args.separator))
+    if not documents:
+        raise _UsageError("no documents to rank: give them after the query or with -f FILE")
+    if args.top_n is not None and args.top_n < 0:
+        raise _UsageError(f"--top-n must be 0 or more, not {args.top_n}")
+    from ..api import rerank
+
+    with load(args) as model:
+        # The API's rerank: a reranker's own scores, or cosine ranking for an embedding model.
+        result = rerank(
+            args.query,
+            documents,
+            top_n=args.top_n,
+            model=model,
+            truncate=args.truncate,
+            cache=False,
+        )
+    write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def info_command(args: argparse.Namespace) -> None:
+    with load(args) as model:
+        info = model.info
+    if args.json:
+        write(json.dumps(info.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        write(repr(info) + "\n")

@@ -1,0 +1,167 @@
+"""The ``embed-nb`` argument parser; the load flags come from :mod:`embed_nb.flags`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from ..display import one_line
+from ..errors import EmbedNbError
+from ..flags import add_flags
+from ..models import DEFAULT_MODEL
+
+PROG = "embed-nb"
+OUTPUT_FORMATS = ("", "array", "json", "json+", "raw")
+#: The load options every command takes (``embed`` adds ``pooling``), by flags.FLAGS name.
+LOAD_OPTIONS: tuple[str, ...] = ("n_ctx", "n_threads", "n_gpu_layers", "flash_attn")
+LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast")
+
+# Exit codes: 2 for something typed wrong (as argparse does), 1 when the work itself failed.
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+
+class _UsageError(EmbedNbError):
+    """A CLI-only mistake found before any model is loaded (an unreadable input file, no text)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake as one line (no usage block): ``embed-nb: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROG).strip()
+        where = f" (see {PROG} {command} --help)" if command else f" (see {PROG} --help)"
+        self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)}{where}\n")
+
+
+def _add_model_options(parser: argparse.ArgumentParser, *, model_required: bool = False) -> None:
+    from ..settings import SETTINGS  # the default model, as every front end reads it
+
+    default = SETTINGS.default_model
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "-m",
+        "--model",
+        metavar="SOURCE",
+        required=model_required,
+        default=None if model_required else default,
+        help="a .gguf path, hf://owner/repo/file.gguf, a BERT checkpoint directory, "
+        f"a llama-server URL (http://host:port) or {DEFAULT_MODEL!r}"
+        + ("" if model_required else f" (default: {default})"),
+    )
+    add_flags(group, LOAD_OPTIONS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``embed-nb`` argument parser with its ``embed``, ``rerank`` and ``info`` commands."""
+    parser = _Parser(
+        prog=PROG,
+        description="Text embeddings and reranking on a llama.cpp engine.",
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    embed = commands.add_parser(
+        "embed",
+        help="embed texts; the flags and output formats of llama.cpp's llama-embedding",
+        description="Embed texts and print them the way llama.cpp's llama-embedding does.",
+        allow_abbrev=False,
+    )
+    _add_model_options(embed)
+    # -p and -f share one list so that texts keep the order they were given in.
+    embed.add_argument(
+        "-p",
+        "--prompt",
+        dest="inputs",
+        action="append",
+        type=lambda text: ("text", text),
+        metavar="TEXT",
+        help="text to embed, split into several by --embd-separator; may be repeated",
+    )
+    embed.add_argument(
+        "-f",
+        "--file",
+        dest="inputs",
+        action="append",
+        type=lambda path: ("file", path),
+        metavar="FILE",
+        help="a file of texts, one per line (or split by --embd-separator); '-' reads stdin",
+    )
+    embed.add_argument(
+        "--embd-separator",
+        default="\n",
+        metavar="SEP",
+        help="separator between texts in a prompt or file (default: a newline)",
+    )
+    embed.add_argument(
+        "--cls-separator",
+        default="\t",
+        metavar="SEP",
+        help="separator of query and document in a reranker's prompt (default: a tab)",
+    )
+    embed.add_argument(
+        "--embd-normalize",
+        type=int,
+        default=None,
+        metavar="N",
+        help="-1 none, 0 max-abs int16 range, 1 L1, 2 L2 (the default), >2 p-norm; "
+        "a reranker's scores default to -1",
+    )
+    add_flags(embed, ["pooling"])
+    embed.add_argument(
+        "--embd-output-format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        metavar="FORMAT",
+        help='"" = summary (the default), "array" = [[],[]...], "json" = OpenAI style, '
+        '"json+" = json with a cosine similarity matrix, "raw" = one embedding per line',
+    )
+    embed.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.npy",
+        help="also save the embeddings as a float32 .npy array (one row per embedding); "
+        "stdout then stays empty unless --embd-output-format is given",
+    )
+    fit = embed.add_mutually_exclusive_group()
+    fit.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
+    fit.add_argument(
+        "--chunk", action="store_true", help="embed long texts in windows and average them"
+    )
+
+    rerank = commands.add_parser(
+        "rerank",
+        help="score documents against a query with a reranker (llama-server /v1/rerank JSON)",
+        description="Rerank documents for a query; prints llama-server's /v1/rerank response.",
+        allow_abbrev=False,
+    )
+    rerank.add_argument("query", metavar="QUERY")
+    rerank.add_argument("documents", nargs="*", metavar="DOC", help="documents to rank")
+    rerank.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        metavar="FILE",
+        help="a file of documents, one per line (or split by --separator); '-' reads stdin",
+    )
+    rerank.add_argument(
+        "--separator",
+        default="\n",
+        metavar="SEP",
+        help="separator between documents in a file (default: a newline)",
+    )
+    rerank.add_argument("--top-n", type=int, metavar="K", help="keep the K best documents")
+    rerank.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
+    _add_model_options(rerank, model_required=True)
+
+    info = commands.add_parser(
+        "info",
+        help="what a model is and how it was loaded",
+        description="Load a model and print its facts.",
+        allow_abbrev=False,
+    )
+    _add_model_options(info)
+    info.add_argument("--json", action="store_true", help="print the facts as a JSON object")
+    return parser

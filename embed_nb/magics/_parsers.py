@@ -1,0 +1,82 @@
+"""Every magic's arguments. ``%embed_model load`` takes the load flags of
+:mod:`embed_nb.flags`, the table the ``embed-nb`` CLI reads too."""
+
+from __future__ import annotations
+
+from ..flags import add_flags
+from ._parsing import _Parser
+
+
+def _embed_options(parser: _Parser, *, cell: bool) -> _Parser:
+    if not cell:
+        parser.add_argument("-v", "--var", help="a variable holding the texts")
+        parser.add_argument("--column", help="the text column when the variable is a DataFrame")
+    else:
+        parser.add_argument("--sep", help="split the cell on SEP instead of on lines")
+    parser.add_argument("-o", "--out", help="store the result in this variable")
+    parser.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+    parser.add_argument("--normalize", type=int, help="-1 none, 0 max-abs, 1 L1, 2 L2, p>2")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
+    mode.add_argument("--chunk", action="store_true", help="embed long texts in windows, averaged")
+    parser.add_argument("--tokens", action="store_true", help="per-token vectors (pooling none)")
+    return parser
+
+
+_EMBED_LINE = _embed_options(_Parser("%embed"), cell=False)
+_EMBED_CELL = _embed_options(_Parser("%%embed"), cell=True)
+
+
+def _rerank_options(parser: _Parser) -> _Parser:
+    parser.add_argument("--top-n", type=int, dest="top_n", help="keep the best K")
+    parser.add_argument("-o", "--out", help="store the result in this variable")
+    parser.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+    parser.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
+    parser.add_argument("--widget", action="store_true", help="a live RerankList to type into")
+    return parser
+
+
+_RERANK_LINE = _rerank_options(_Parser("%rerank"))
+_RERANK_LINE.add_argument("query")
+_RERANK_LINE.add_argument("documents", help="a variable holding the documents")
+_RERANK_LINE.add_argument("--column", help="the text column when the variable is a DataFrame")
+_RERANK_CELL = _rerank_options(_Parser("%%rerank"))
+
+_SEARCH = _Parser("%embed_search")
+_SEARCH.add_argument("query")
+_SEARCH.add_argument("corpus", help="a variable holding the corpus (texts or Embeddings)")
+_SEARCH.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+_SEARCH.add_argument("--context", action="store_true", help="also give a RAG prompt context")
+_SEARCH.add_argument("--column", help="the text column when the corpus is a DataFrame")
+_SEARCH.add_argument("-o", "--out", help="store the SearchResult in this variable")
+_SEARCH.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+
+_SIM = _Parser("%embed_sim")
+_SIM.add_argument("a", help="a variable: Embeddings, an array, or texts")
+_SIM.add_argument("b", nargs="?", help="another such variable (default: a against itself)")
+_SIM.add_argument("-o", "--out", help="store the SimilarityMatrix in this variable")
+_SIM.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_SIM.add_argument("--static", action="store_true", help="an HTML table instead of the widget")
+
+_MAP = _Parser("%embed_map")
+_MAP.add_argument("embeddings", help="a variable: Embeddings, an array, or texts")
+_MAP.add_argument("--labels", help="a variable holding one label per point")
+_MAP.add_argument("--method", default="pca", choices=["pca", "umap"])
+_MAP.add_argument("-o", "--out", help="store the Projection in this variable")
+_MAP.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_MAP.add_argument("--static", action="store_true", help="a static figure instead of the widget")
+
+#: ``%embed_model load``'s options, by flags.FLAGS name.
+LOAD_OPTIONS: tuple[str, ...] = (
+    "name",
+    "pooling",
+    "n_gpu_layers",
+    "n_ctx",
+    "n_threads",
+    "flash_attn",
+)
+LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "allow_insecure")
+_MODEL_ACTIONS = ("load", "list", "use", "info", "unload")
+_MODEL_LOAD = _Parser("%embed_model load")
+_MODEL_LOAD.add_argument("source", help="a .gguf path, hf://owner/repo/file.gguf, a URL, or a name")
+add_flags(_MODEL_LOAD, LOAD_OPTIONS)

@@ -1,0 +1,135 @@
+"""``%embed_search``, ``%embed_sim`` and ``%embed_map``: bound into :class:`EmbedMagics`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ..settings import SETTINGS
+from ._parsers import _MAP, _SEARCH, _SIM
+from ._parsing import _friendly, _split
+
+if TYPE_CHECKING:
+    from .._core import EmbedMagics
+
+
+def _widget(build: Callable[[Any], Any]) -> Any:
+    """Build a widget from ``embed_nb.widgets``; None (and a one-line note) without its bundle."""
+    from .. import widgets
+
+    try:
+        return build(widgets)
+    except widgets.BundleMissingError as error:
+        print(f"{error} Showing a static view instead.")
+        return None
+
+
+@_friendly
+def embed_search(self: EmbedMagics, line: str) -> Any:
+    """Semantic search of a corpus; the corpus is embedded once, then found in the cache.
+
+    Usage::
+
+        %embed_search "QUERY" CORPUS_VAR [-k K] [--context] [--column C] [-o NAME] [-m MODEL]
+
+    ``--context`` shows the hits and returns them as a RAG prompt context (a str).
+    """
+    from .. import api
+
+    args = _SEARCH.parse(_split(line, "%embed_search"))
+    corpus = self._variable(args.corpus, "CORPUS_VAR")
+    result = api.search(
+        args.query,
+        corpus,
+        args.k,
+        model=self._model_for_inputs(args.model, corpus),
+        cache=self._cache(),
+        progress=SETTINGS.progress_threshold,
+        column=args.column,
+    )
+    self._store(args.out, result)
+    if args.context:
+        from IPython.display import display
+
+        display(result)
+        return result.context()
+    return result
+
+
+# --- %embed_sim and %embed_map --------------------------------------------------------------
+
+
+@_friendly
+def embed_sim(self: EmbedMagics, line: str) -> Any:
+    """Cosine similarity matrix of A against itself, or of A (rows) against B (columns).
+
+    Usage::
+
+        %embed_sim A [B] [-o NAME] [-m MODEL]
+
+    A and B are variables holding Embeddings, arrays of vectors, or texts (embedded).
+    """
+    from .. import api
+
+    args = _SIM.parse(_split(line, "%embed_sim"))
+    a = self._variable(args.a, "A")
+    b = self._variable(args.b, "B") if args.b is not None else None
+    model = self._model_for_inputs(args.model, a, b)
+    if b is None and not args.static:
+        vectors = self._vectors(a, model, "a similarity matrix")
+        widget = _widget(lambda w: w.SimilarityMatrix(vectors))
+        if widget is not None:
+            self._store(args.out, widget)
+            return widget
+    result = api.similarity(a, b, model=model, cache=self._cache())
+    self._store(args.out, result)
+    return result
+
+
+@_friendly
+def embed_map(self: EmbedMagics, line: str) -> Any:
+    """A 2-D map (PCA, or UMAP with umap-learn) of embeddings; hover a point for its text.
+
+    Usage::
+
+        %embed_map E [--labels L] [--method pca|umap] [-o NAME] [-m MODEL]
+
+    Shows a plotly figure when plotly is installed, else a static map.
+    """
+    from .. import api
+
+    args = _MAP.parse(_split(line, "%embed_map"))
+    data = self._variable(args.embeddings, "E")
+    labels = self._variable(args.labels, "--labels") if args.labels else None
+    if labels is not None and isinstance(labels, str):
+        raise UsageError("--labels needs a variable holding a list of labels, not a str")
+    model = self._model_for_inputs(args.model, data)
+    if not args.static:
+        vectors = self._vectors(data, model, "a map")
+        # The view's query box embeds in the kernel: give it a model when one is at hand.
+        widget = _widget(lambda w: w.ProjectionView(vectors, labels=labels, model=model))
+        if widget is not None:
+            self._store(args.out, widget)
+            return widget
+    projection = api.project(data, args.method, labels=labels, model=model, cache=self._cache())
+    self._store(args.out, projection)
+    try:
+        import plotly.express as px
+    except ImportError:
+        print("plotly is not installed, so this map is static (pip install plotly)")
+        return projection
+    frame = projection.to_pandas()
+    # plotly reads <b>, <a href=...> and friends in hover text as markup: escape the
+    # document text (plotly shows the entities as the characters they stand for).
+    from ..display import esc
+
+    frame["label"] = [esc(label) for label in frame["label"]]
+    return px.scatter(
+        frame,
+        x="x",
+        y="y",
+        hover_name="label",
+        title=f"{projection.method.upper()} map of {len(projection):,} texts",
+    )

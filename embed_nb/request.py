@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["EmbedRequest"]
+__all__ = ["EmbedRequest", "checked_request"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class EmbedRequest:
         from .engine.normalize import check_normalize
 
         normalize = -1 if pooling == "none" else check_normalize(self.normalize)
-        return self if normalize == self.normalize else replace(self, normalize=normalize)
+        return replace(self, normalize=normalize)
 
     def options(self) -> dict[str, Any]:
         """The request as ``model.embed`` keyword arguments (the models' convenient form)."""
@@ -65,3 +65,17 @@ class EmbedRequest:
             if value != extra.default:
                 part += f"\x1f{extra.name}={value!r}"
         return part
+
+
+def checked_request(
+    request: EmbedRequest | None, *, normalize: int = 2, truncate: bool = False, chunk: bool = False
+) -> EmbedRequest:
+    """The request a model's ``embed`` runs: ``request``, or one made of the keyword form,
+    with ``normalize`` checked (a request and keywords that disagree are refused)."""
+    if request is None:
+        request = EmbedRequest(normalize=normalize, truncate=truncate, chunk=chunk)
+    elif (normalize, truncate, chunk) != (2, False, False):
+        raise InvalidInputError("pass request= or normalize/truncate/chunk, not both")
+    from .engine.normalize import check_normalize
+
+    return replace(request, normalize=check_normalize(request.normalize))

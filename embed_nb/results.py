@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .request import EmbedRequest
+
+
+class ModelLike(Protocol):
+    """What a result records of the model that made it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def pooling(self) -> str: ...
+
 
 __all__ = [
     "Embeddings",
@@ -75,6 +90,50 @@ class Embeddings:
     @property
     def total_tokens(self) -> int:
         return int(sum(self.token_counts))
+
+    @property
+    def request(self) -> EmbedRequest:
+        """The :class:`~embed_nb.request.EmbedRequest` these vectors answer (as the model ran
+        it: normalisation -1 for per-token vectors)."""
+        from .request import EmbedRequest
+
+        return EmbedRequest(normalize=self.normalize, truncate=self.truncate, chunk=self.chunk)
+
+    @classmethod
+    def from_parts(
+        cls,
+        *,
+        model: ModelLike,
+        request: EmbedRequest,
+        texts: list[str],
+        rows: np.ndarray | Sequence[np.ndarray],
+        token_counts: list[int],
+        single: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Embeddings:
+        """The one way to build a result: finished vectors (normalised already) and provenance.
+
+        ``rows`` is an ``(n, d)`` matrix or one vector per text; with pooling ``none`` one
+        ``(n_tokens_i, d)`` array per text (copied, as float32). ``model`` gives the name,
+        fingerprint and pooling.
+        """
+        common: dict[str, Any] = dict(
+            texts=texts,
+            token_counts=token_counts,
+            model=model.name,
+            fingerprint=model.fingerprint,
+            pooling=model.pooling,
+            single=single,
+            truncate=request.truncate,
+            chunk=request.chunk,
+            extra={} if extra is None else extra,
+        )
+        if model.pooling == "none":
+            token_vectors = [np.array(v, dtype=np.float32) for v in rows]
+            return cls(vectors=None, normalize=-1, token_vectors=token_vectors, **common)
+        matrix = rows if isinstance(rows, np.ndarray) else np.stack(rows)
+        matrix = matrix.astype(np.float32, copy=False)
+        return cls(vectors=matrix[0] if single else matrix, normalize=request.normalize, **common)
 
     def __repr__(self) -> str:
         kind = "per-token" if self.vectors is None else f"shape={self.shape}"

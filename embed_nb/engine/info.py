@@ -57,3 +57,15 @@ class ModelInfo:
         }
         width = max(map(len, rows))
         return "\n".join(f"{key:<{width}}  {value}" for key, value in rows.items())
+
+
+def file_type_name(value: str | None) -> str:
+    """``general.file_type`` (a llama_ftype number) as a name such as ``MOSTLY_F16``."""
+    if value is None:
+        return "unknown"
+    try:
+        from gguf import LlamaFileType
+
+        return LlamaFileType(int(value)).name.removeprefix("MOSTLY_")
+    except (ValueError, ImportError):
+        return value

@@ -12,25 +12,33 @@ from typing import Any
 import numpy as np
 
 from ..errors import (
-    InputTooLongError,
     InvalidInputError,
     ModelClosedError,
     ModelLoadError,
     NotARerankerError,
 )
-from ..results import Embeddings, RerankResult, rank_hits
+from ..request import EmbedRequest, checked_request
+from ..results import Embeddings, RerankResult
 from . import native
 from .batching import plan_decodes
 from .context import ContextSettings, DecodeContext
+from .embedding import (
+    assemble,
+    classifier_labels,
+    rerank_format,
+    rerank_pairs,
+    rerank_result,
+    special_framing,
+    text_windows,
+    token_windows,
+)
 from .fingerprint import file_digest, file_fingerprint
 from .gguf_check import check_gguf
-from .info import ModelInfo
-from .inputs import Framing, as_text_list, fit_to_limit, rerank_inputs, token_id_lists, utf8
-from .normalize import POOLING_NAMES, check_normalize
-from .normalize import normalize as normalize_vectors
+from .info import ModelInfo, file_type_name
+from .inputs import as_text_list, rerank_inputs, utf8
+from .normalize import POOLING_NAMES
 from .options import MAX_CONTEXTS, LoadOptions, LocalOptions, check_memory
 from .probe import verified_plan
-from .rerank import PairFormat, format_pair
 from .upcast import SOURCE_FILE_TYPE_KEY, upcast_target
 from .workers import DecodeRunner, ProgressFn
 
@@ -215,12 +223,12 @@ class LocalModel:
         self.max_tokens = n_ubatch
         self.batch_tokens = min(batch_tokens, n_ubatch)
         self._n_seq_max = first.n_seq_max
-        self._framing = self._special_framing(vocab)
-        self._pair_format = self._rerank_format(model, vocab)
-        file_type = _file_type_name(native.meta_string(model, "general.file_type"))
+        self._framing = special_framing(self._tokenizer, vocab)
+        self._pair_format = rerank_format(model, vocab)
+        file_type = file_type_name(native.meta_string(model, "general.file_type"))
         if weights != self.path:
             source_type = native.meta_string(model, SOURCE_FILE_TYPE_KEY)
-            file_type = f"{_file_type_name(source_type)} (upcast to F32 for the CPU)"
+            file_type = f"{file_type_name(source_type)} (upcast to F32 for the CPU)"
         self.info = ModelInfo(
             name=self.name,
             path=str(self.path),
@@ -230,7 +238,7 @@ class LocalModel:
             n_ctx_train=n_ctx_train,
             n_ctx=n_ctx,
             pooling=self.pooling,
-            classifier_labels=self._classifier_labels(model),
+            classifier_labels=classifier_labels(model, self.n_embd, self.pooling),
             vocab_size=ll.llama_vocab_n_tokens(vocab),
             file_size=self.path.stat().st_size,
             quantization=file_type,
@@ -264,34 +272,6 @@ class LocalModel:
             n_contexts * (kv + scratch),
             f"n_ctx={n_ctx} with {n_contexts} context(s)",
         )
-
-    # --- setup helpers -------------------------------------------------------------------
-
-    def _special_framing(self, vocab: Any) -> Framing:
-        ll = native.lib()
-        frame = self._tokenizer(b"", add_special=True, parse_special=False)
-        n_prefix = int(bool(ll.llama_vocab_get_add_bos(vocab)) and len(frame) > 0)
-        return Framing(n_prefix, len(frame) - n_prefix)
-
-    def _rerank_format(self, model: Any, vocab: Any) -> PairFormat:
-        ll = native.lib()
-        template = ll.llama_model_chat_template(model, b"rerank")
-        eos = ll.llama_vocab_eos(vocab)
-        if eos == -1:  # LLAMA_TOKEN_NULL: llama-server falls back to SEP
-            eos = ll.llama_vocab_sep(vocab)
-        return PairFormat(
-            template=template.decode("utf-8") if template else None,
-            bos=ll.llama_vocab_bos(vocab) if ll.llama_vocab_get_add_bos(vocab) else None,
-            eos=eos if ll.llama_vocab_get_add_eos(vocab) else None,
-            sep=ll.llama_vocab_sep(vocab) if ll.llama_vocab_get_add_sep(vocab) else None,
-        )
-
-    def _classifier_labels(self, model: Any) -> list[str]:
-        ll = native.lib()
-        if self.pooling != "rank":
-            return []
-        labels = (ll.llama_model_cls_label(model, i) for i in range(self.n_embd))
-        return [label.decode("utf-8", "replace") for label in labels if label]
 
     # --- public API ----------------------------------------------------------------------
 
@@ -339,6 +319,7 @@ class LocalModel:
         truncate: bool = False,
         chunk: bool = False,
         progress: ProgressFn | None = None,
+        request: EmbedRequest | None = None,
     ) -> Embeddings:
         """Embed one text (giving ``(d,)``) or a list of texts (giving ``(n, d)``).
 
@@ -349,75 +330,29 @@ class LocalModel:
             truncate: cut texts longer than the context, keeping the closing special token.
             chunk: embed long texts as overlapping windows and average them.
             progress: called as ``progress(done, total)`` after each decode.
+            request: an :class:`~embed_nb.request.EmbedRequest`, instead of ``normalize``,
+                ``truncate`` and ``chunk``.
         """
         items, single = as_text_list(texts)
-        mode = check_normalize(normalize)
-        if truncate and chunk:
-            raise InvalidInputError("choose one of truncate=True and chunk=True, not both")
-        if chunk and self.pooling in ("none", "rank"):
-            raise InvalidInputError(
-                f"chunk=True needs a pooled model; this one pools {self.pooling!r}"
-            )
+        request = checked_request(request, normalize=normalize, truncate=truncate, chunk=chunk)
         with self._lock:
             self._check_open()
-            sequences: list[np.ndarray] = []
-            owners: list[int] = []
-            for i, text in enumerate(items):
-                tokens = self._tokenize_input(text, i)
-                windows = fit_to_limit(
-                    tokens, self.max_tokens, self._framing, index=i, truncate=truncate, chunk=chunk
-                )
-                sequences.extend(windows)
-                owners.extend([i] * len(windows))
-            outputs = self._run(sequences, progress)
-        return self._result(items, single, sequences, owners, outputs, mode, truncate, chunk)
+            windows = text_windows(self, items, request)
+            outputs = self._run(windows.sequences, progress)
+        return assemble(self, request, items, windows, outputs, single=single)
 
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays too).
 
         Every id is checked against the vocabulary first: llama.cpp must never see a bad one.
         """
-        mode = check_normalize(normalize)
-        arrays = token_id_lists(sequences, self.info.vocab_size)
-        for index, array in enumerate(arrays):
-            if len(array) > self.max_tokens:
-                raise InputTooLongError(index, len(array), self.max_tokens)
+        request = checked_request(None, normalize=normalize)
+        windows = token_windows(self, sequences)
         with self._lock:
             self._check_open()
-            outputs = self._run(arrays, None)
-        texts = [f"<{len(a)} token ids>" for a in arrays]
-        owners = list(range(len(arrays)))
-        return self._result(texts, False, arrays, owners, outputs, mode, False, False)
-
-    def _result(
-        self,
-        texts: list[str],
-        single: bool,
-        sequences: list[np.ndarray],
-        owners: list[int],
-        outputs: list[np.ndarray],
-        mode: int,
-        truncate: bool,
-        chunk: bool,
-    ) -> Embeddings:
-        """Gather decode outputs into one result per text (averaging a chunked text's windows)."""
-        lengths = [len(s) for s in sequences]
-        counts = np.bincount(owners, weights=lengths, minlength=len(texts))
-        common: dict[str, Any] = dict(
-            texts=texts,
-            token_counts=[int(c) for c in counts],
-            model=self.name,
-            fingerprint=self.fingerprint,
-            pooling=self.pooling,
-            single=single,
-            truncate=truncate,
-            chunk=chunk,
-        )
-        if self.pooling == "none":
-            return Embeddings(vectors=None, normalize=-1, token_vectors=outputs, **common)
-        pooled = _average_windows(outputs, owners, lengths, len(texts))
-        vectors = normalize_vectors(pooled, mode)
-        return Embeddings(vectors=vectors[0] if single else vectors, normalize=mode, **common)
+            outputs = self._run(windows.sequences, None)
+        texts = [f"<{len(a)} token ids>" for a in windows.sequences]
+        return assemble(self, request, texts, windows, outputs)
 
     def rerank(
         self,
@@ -440,26 +375,9 @@ class LocalModel:
         docs = rerank_inputs(query, documents, top_n)
         with self._lock:
             self._check_open()
-            pairs = []
-            for i, doc in enumerate(docs):
-                tokens = format_pair(self._pair_format, self._tokenize_plain, query, doc)
-                if len(tokens) == 0:
-                    raise InvalidInputError(f"pair {i} is empty after tokenisation")
-                keep_tail = Framing(0, 1 if self._pair_format.eos is not None else 0)
-                pairs.extend(
-                    fit_to_limit(
-                        tokens, self.max_tokens, keep_tail, index=i, truncate=truncate, chunk=False
-                    )
-                )
+            pairs = rerank_pairs(self, query, docs, truncate=truncate)
             outputs = self._run(pairs, None)
-        scores = [float(out[0]) for out in outputs]
-        return RerankResult(
-            query=query,
-            hits=rank_hits(query, docs, scores, top_n),
-            model=self.name,
-            method="rank",
-            total_tokens=sum(len(p) for p in pairs),
-        )
+        return rerank_result(self, query, docs, pairs, outputs, top_n)
 
     # --- the decode loop -----------------------------------------------------------------
 
@@ -467,47 +385,8 @@ class LocalModel:
         if self.closed:
             raise ModelClosedError(f"model {self.name!r} was closed; load it again")
 
-    def _tokenize_plain(self, text: str, add_special: bool, parse_special: bool) -> np.ndarray:
-        return self._tokenizer(
-            text.encode("utf-8"), add_special=add_special, parse_special=parse_special
-        )
-
-    def _tokenize_input(self, text: str, index: int) -> np.ndarray:
-        tokens = self._tokenizer(utf8(text, index), add_special=True, parse_special=True)
-        if len(tokens) == 0:  # llama-server: "Input content cannot be empty"
-            raise InvalidInputError(
-                f"text {index} is empty and this model adds no special tokens; pass some text"
-            )
-        return tokens
-
     def _run(self, sequences: list[np.ndarray], progress: ProgressFn | None) -> list[np.ndarray]:
         """Decode the sequences in small length-sorted packs; one output array per sequence."""
         assert self._native.runner is not None
         plan = plan_decodes([len(s) for s in sequences], self.batch_tokens, self._n_seq_max)
         return self._native.runner.run(sequences, plan, self.n_embd, progress)
-
-
-def _average_windows(
-    outputs: list[np.ndarray], owners: list[int], lengths: list[int], n_texts: int
-) -> np.ndarray:
-    """One pooled vector per text: windows of a chunked text averaged, weighted by length."""
-    stacked = np.stack(outputs)
-    if len(outputs) == n_texts:  # no text was chunked, the usual case
-        return stacked
-    weights = np.asarray(lengths, dtype=np.float64)
-    sums = np.zeros((n_texts, stacked.shape[1]), dtype=np.float64)
-    np.add.at(sums, owners, stacked * weights[:, None])
-    totals = np.bincount(owners, weights=weights, minlength=n_texts)
-    return (sums / totals[:, None]).astype(np.float32)
-
-
-def _file_type_name(value: str | None) -> str:
-    """``general.file_type`` (a llama_ftype number) as a name such as ``MOSTLY_F16``."""
-    if value is None:
-        return "unknown"
-    try:
-        from gguf import LlamaFileType
-
-        return LlamaFileType(int(value)).name.removeprefix("MOSTLY_")
-    except (ValueError, ImportError):
-        return value

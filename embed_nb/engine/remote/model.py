@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidInputError, ModelClosedError, NotARerankerError
+from ...request import EmbedRequest, checked_request
 from ...results import Embeddings, RerankResult, rank_hits
 from ..inputs import as_text_list, rerank_inputs, token_id_lists, utf8
-from ..normalize import check_normalize
 from . import _answers as answers
 from . import _batching as batching
 from . import _requests as requests
@@ -236,6 +236,7 @@ class RemoteModel:
         truncate: bool = False,
         chunk: bool = False,
         progress: ProgressFn | None = None,
+        request: EmbedRequest | None = None,
     ) -> Embeddings:
         """Embed one text (giving ``(d,)``) or a list of texts (giving ``(n, d)``) on the server.
 
@@ -247,6 +248,8 @@ class RemoteModel:
             truncate, chunk: not available remotely: llama-server refuses inputs that are too
                 long, and so does this method, with the server's message.
             progress: called as ``progress(done, total)`` after each request.
+            request: an :class:`~embed_nb.request.EmbedRequest`, instead of ``normalize``,
+                ``truncate`` and ``chunk``.
 
         Raises:
             RemoteError: a request failed, or an answer was malformed; nothing of the call
@@ -255,22 +258,22 @@ class RemoteModel:
         if isinstance(texts, Mapping):  # a dict iterates its keys: never what was meant
             raise InvalidInputError("texts must be a str or a list of str, not a mapping")
         items, single = as_text_list(texts)
-        mode = check_normalize(normalize)
-        self._refuse_fitting(truncate, chunk)
+        request = checked_request(request, normalize=normalize, truncate=truncate, chunk=chunk)
+        self._refuse_fitting(request.truncate, request.chunk)
         for i, text in enumerate(items):
             utf8(text, i)
         self._check_open()
-        return self._embed_inputs(items, items, single, mode, progress)
+        return self._embed_inputs(items, items, request, single=single, progress=progress)
 
     @shielded
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays)."""
-        mode = check_normalize(normalize)
+        request = checked_request(None, normalize=normalize)
         arrays = token_id_lists(sequences)
         self._check_open()
         self._require("embed_tokens", self._dialect.takes_token_ids)
         texts = [f"<{len(a)} token ids>" for a in arrays]
-        return self._embed_inputs([a.tolist() for a in arrays], texts, False, mode, None)
+        return self._embed_inputs([a.tolist() for a in arrays], texts, request)
 
     @shielded
     def rerank(
@@ -330,14 +333,16 @@ class RemoteModel:
         self,
         inputs: list[Any],
         texts: list[str],
-        single: bool,
-        mode: int,
-        progress: ProgressFn | None,
+        request: EmbedRequest,
+        *,
+        single: bool = False,
+        progress: ProgressFn | None = None,
     ) -> Embeddings:
         if self.pooling == "rank":
             raise InvalidInputError(
                 f"{self.name} is a reranker (pooling 'rank'); use rerank(query, documents)"
             )
+        mode = request.normalize
         send = (
             self._token_sender(inputs, self.n_embd)
             if self.pooling == "none"
@@ -345,20 +350,16 @@ class RemoteModel:
         )
         answers_ = self._run(send, len(inputs), progress)
         counts, exact = batching.token_counts(answers_, inputs)
-        common: dict[str, Any] = dict(
+        rows = [v for a in answers_ for v in a.values]
+        return Embeddings.from_parts(
+            model=self,
+            request=request,
             texts=texts,
+            rows=rows if self.pooling == "none" else self._dialect.finish(np.stack(rows), mode),
             token_counts=counts,
-            model=self.name,
-            fingerprint=self.fingerprint,
-            pooling=self.pooling,
             single=single,
             extra={"server": self.url, "token_counts_exact": exact},
         )
-        if self.pooling == "none":
-            vectors = [v for a in answers_ for v in a.values]
-            return Embeddings(vectors=None, normalize=-1, token_vectors=vectors, **common)
-        stacked = self._dialect.finish(np.stack([v for a in answers_ for v in a.values]), mode)
-        return Embeddings(vectors=stacked[0] if single else stacked, normalize=mode, **common)
 
     def _held_dim(self, got: int) -> None:
         """Hold every answer to the dimension the server showed first (when discovery could

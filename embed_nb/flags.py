@@ -24,6 +24,7 @@ __all__ = [
     "FLASH_ATTN",
     "Flag",
     "add_flags",
+    "describe_flags",
     "given_options",
     "local_only_flags",
 ]
@@ -180,6 +181,19 @@ def add_flags(parser: Any, options: Iterable[str]) -> None:
 def given_options(args: argparse.Namespace, options: Iterable[str]) -> dict[str, Any]:
     """The options among ``options`` that the parsed flags set (None: not given)."""
     return {name: value for name in options if (value := getattr(args, name, None)) is not None}
+
+
+def describe_flags(options: Iterable[str], indent: str = "") -> str:
+    """One line per flag: its spellings and what it does (for a docstring)."""
+    lines = []
+    for option in options:
+        flag = FLAGS[option]
+        spellings = (
+            (flag.long, "--no-" + flag.long[2:]) if flag.kind == "negatable" else flag.spellings
+        )
+        value = "" if flag.kind != "value" else " " + (flag.metavar or "|".join(flag.choices or ()))
+        lines.append(f"- ``{', '.join(spellings)}{value}``: {flag.help}")
+    return ("\n" + indent).join(lines)
 
 
 def local_only_flags(options: Iterable[str]) -> str:

@@ -6,6 +6,8 @@ import difflib
 import functools
 import inspect
 import os
+import re
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,11 +56,16 @@ def load_model(source: str | os.PathLike[str], **options: Any) -> LocalModel | R
         source: a path to a ``.gguf`` file, ``hf://owner/repo/file.gguf``, the name of the
             bundled default model, ``"all-minilm-l6-v2"``, or the URL of a server,
             ``http://host:8080`` (see :class:`~embed_nb.engine.remote.RemoteModel`).
-        **options: for a local model, the keyword arguments of
-            :class:`~embed_nb.engine.LocalModel` (``n_ctx``, ``n_gpu_layers``, ``n_threads``,
-            ``pooling``, ``flash_attn``, ``n_ubatch``, ``batch_tokens``, ``name``...); for a
-            URL, those of :class:`~embed_nb.engine.remote.RemoteModel` (``kind``, ``api_key``,
-            ``model``, ``timeout``...).
+        **options: for a local model, the fields of
+            :class:`~embed_nb.engine.options.LocalOptions` (the keyword arguments of
+            :class:`~embed_nb.engine.LocalModel`):
+
+        {local_options}
+
+            for a URL, the fields of :class:`~embed_nb.engine.remote._options.RemoteOptions`
+            (those of :class:`~embed_nb.engine.remote.RemoteModel`):
+
+        {remote_options}
 
     Raises:
         InvalidInputError: ``source`` is not a str or path, or an option is unknown or
@@ -72,6 +79,40 @@ def load_model(source: str | os.PathLike[str], **options: Any) -> LocalModel | R
         return RemoteModel(text, **options)
     _check_options(options, remote=False, source=text)
     return _load_local(source, options)
+
+
+def _option_list(cls: type) -> list[str]:
+    """One docstring line per option of an options dataclass: ``name=default``: what."""
+    return [f"- ``{f.name}={f.default!r}``: {f.metadata['doc']}" for f in fields(cls) if f.init]
+
+
+def user_options(*, remote: bool) -> tuple[str, ...]:
+    """The options users give, as the error messages list them (test seams left out)."""
+    from .engine.options import LocalOptions, option_names
+
+    if remote:
+        from .engine.remote._options import RemoteOptions
+
+        return option_names(RemoteOptions)
+    return option_names(LocalOptions)
+
+
+def _document_options() -> None:
+    """Write the option lists into :func:`load_model`'s docstring, from the dataclasses."""
+    from .engine.options import LocalOptions
+    from .engine.remote._options import RemoteOptions
+
+    lists = {"local_options": LocalOptions, "remote_options": RemoteOptions}
+
+    def expand(match: re.Match[str]) -> str:
+        indent, key = match.groups()
+        return "\n".join(indent + line for line in _option_list(lists[key]))
+
+    if load_model.__doc__:  # None under python -OO
+        load_model.__doc__ = re.sub(r"(?m)^( *)\{(\w+)\}$", expand, load_model.__doc__)
+
+
+_document_options()
 
 
 def _source_text(source: object) -> str:
@@ -91,16 +132,17 @@ def _check_options(options: dict[str, Any], *, remote: bool, source: str) -> Non
         where = "a local model file" if remote else "a server URL (http://...)"
         raise InvalidInputError(
             f"{', '.join(misplaced)} only apply to {where}, not to {source!r}; "
-            f"options here: {', '.join(sorted(valid))}"
+            f"options here: {', '.join(sorted(user_options(remote=remote)))}"
         )
+    shown = user_options(remote=remote)
     hints = [
         f"{name} (did you mean {close[0]}?)" if close else name
         for name in unknown
-        for close in [difflib.get_close_matches(name, valid, n=1)]
+        for close in [difflib.get_close_matches(name, shown, n=1)]
     ]
     raise InvalidInputError(
         f"unknown option {', '.join(hints)}; options for "
-        f"{'a server URL' if remote else 'a local model'}: {', '.join(sorted(valid))}"
+        f"{'a server URL' if remote else 'a local model'}: {', '.join(sorted(shown))}"
     )
 
 

@@ -386,6 +386,9 @@ def test_an_interrupt_shows_one_line_and_keeps_finished_parts(
         def __getattr__(self, name: str) -> Any:
             return getattr(bert_mean, name)
 
+        def close(self) -> None:
+            """The registry's teardown must not close the session's shared model."""
+
     monkeypatch.setattr(api, "JOB_PART", 4)
     registry.REGISTRY.add(Interrupting(), name="flaky")  # type: ignore[arg-type]
     ip.user_ns["texts"] = [f"text number {i}" for i in range(20)]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 
 from .. import registry
-from ..flags import given_options
+from ..flags import describe_flags, given_options
 from ._parsers import _MODEL_ACTIONS, _MODEL_LOAD, LOAD_OPTIONS
 from ._parsing import _friendly, _split
 
@@ -21,14 +21,17 @@ def embed_model(self: EmbedMagics, line: str) -> None:
 
     Usage::
 
-        %embed_model load SOURCE [--name N] [--pooling P] [--ngl N] [--ctx N] [--threads N]
+        %embed_model load SOURCE [--name N] [--pooling P] [-c N] [-t N] [-ngl N] [-fa on|off]
         %embed_model list
         %embed_model use NAME
         %embed_model info [NAME]
         %embed_model unload NAME
 
     SOURCE is a .gguf path, hf://owner/repo/file.gguf, the default model's name
-    (all-minilm-l6-v2), or a llama-server URL.
+    (all-minilm-l6-v2), or a llama-server URL. Its options (the table in
+    :mod:`embed_nb.flags`, shared with ``embed-nb``; the first spelling is llama.cpp's):
+
+    {flags}
     """
     words = _split(line, "%embed_model")
     if not words or words[0] not in _MODEL_ACTIONS:
@@ -75,6 +78,12 @@ def embed_model(self: EmbedMagics, line: str) -> None:
         reg.unload(name)
         now = reg.current
         print(f"unloaded {name!r}; current model: {now!r}" if now else f"unloaded {name!r}")
+
+
+if embed_model.__doc__:  # None under python -OO
+    embed_model.__doc__ = embed_model.__doc__.replace(
+        "{flags}", describe_flags(LOAD_OPTIONS, indent="    ")
+    )
 
 
 def _one_name(rest: list[str], action: str) -> str:

@@ -26,8 +26,9 @@ and :mod:`.checkpoint` (config, pooling, safetensors, :func:`convert_checkpoint`
 
 from __future__ import annotations
 
+from ..pooling import POOLING_TYPES
 from .atomic import write_gguf_atomically
-from .bert import POOLING_TYPES, BertHParams, BertVocab
+from .bert import BertHParams, BertVocab
 from .checkpoint import convert_checkpoint, read_checkpoint_pooling
 from .vocab import read_bert_vocab
 from .writer import write_bert_gguf

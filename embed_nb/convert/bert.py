@@ -1,6 +1,6 @@
 """What a BERT GGUF holds besides its weights: the encoder's shape and its WordPiece vocabulary.
 
-Also the llama.cpp enums the converter writes (pooling types, token types).
+Also the llama.cpp token types the converter writes.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from typing import Any, Literal
 from embed_nb.errors import InvalidInputError, ModelLoadError
 
 OutType = Literal["f16", "f32"]
-
-#: llama.cpp's ``enum llama_pooling_type`` values, as stored in ``<arch>.pooling_type``.
-POOLING_TYPES: dict[str, int] = {"none": 0, "mean": 1, "cls": 2, "last": 3, "rank": 4}
 
 # gguf TokenType values (llama.cpp's llama_token_type).
 _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED = 1, 2, 3, 4, 5

@@ -12,8 +12,9 @@ import numpy as np
 
 from embed_nb.errors import InvalidInputError, ModelLoadError
 
+from ..pooling import POOLING_TYPES
 from .atomic import write_gguf_atomically
-from .bert import _CONTROL, POOLING_TYPES, BertHParams, BertVocab, OutType
+from .bert import _CONTROL, BertHParams, BertVocab, OutType
 from .tensors import _cast, _rename_tensors
 
 _ARCH = "bert"

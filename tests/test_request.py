@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
-from embed_nb.cache import cache_key
+import embed_nb
+from embed_nb.cache import EmbeddingCache, cache_key
+from embed_nb.engine.model import LocalModel
 from embed_nb.errors import InvalidInputError
 from embed_nb.request import EmbedRequest
+from embed_nb.results import Embeddings
 
 # Computed with the cache_key of the commit before EmbedRequest (3ada2f2): if one changes, every
 # user's cache misses once. Do not update them to make a test pass.
@@ -76,3 +80,61 @@ def test_a_later_option_changes_the_key_only_when_set() -> None:
     base = cache_key("fp", "mean", EmbedRequest(), "text")
     assert cache_key("fp", "mean", WithPrompt(), "text") == base
     assert cache_key("fp", "mean", WithPrompt(prompt="query: "), "text") != base
+
+
+def test_a_model_takes_the_request_or_its_keyword_form(bert_mean: LocalModel) -> None:
+    texts = ["the cat sat on the mat", " ".join(["cat"] * 300)]
+    request = EmbedRequest(normalize=1, chunk=True)
+    by_request = bert_mean.embed(texts, request=request)
+    by_keywords = bert_mean.embed(texts, normalize=1, chunk=True)
+    np.testing.assert_array_equal(np.asarray(by_request), np.asarray(by_keywords))
+    assert by_request.request == by_keywords.request == request
+    with pytest.raises(InvalidInputError, match="not both"):
+        bert_mean.embed(texts, request=request, normalize=1)
+
+
+def test_the_api_records_the_request_and_keys_the_cache_with_it(bert_mean: LocalModel) -> None:
+    store = EmbeddingCache(None)
+    result = embed_nb.embed(["a dog ran"], model=bert_mean, cache=store, truncate=True)
+    assert result.request == EmbedRequest(normalize=2, truncate=True)
+    key = cache_key(
+        bert_mean.fingerprint, "mean", result.request, "a dog ran", max_tokens=bert_mean.max_tokens
+    )
+    assert store.get_many([key])  # the job stored it under the request's key
+
+
+def test_one_constructor_builds_pooled_and_per_token_results() -> None:
+    class Model:
+        name, fingerprint = "m", "fp"
+
+        def __init__(self, pooling: str) -> None:
+            self.pooling = pooling
+
+    rows = [np.ones(4, dtype=np.float64), np.zeros(4)]
+    pooled = Embeddings.from_parts(
+        model=Model("mean"),
+        request=EmbedRequest(truncate=True),
+        texts=["a", "b"],
+        rows=rows,
+        token_counts=[1, 2],
+    )
+    assert pooled.vectors is not None and pooled.vectors.dtype == np.float32
+    assert pooled.shape == (2, 4) and pooled.truncate and pooled.normalize == 2
+    single = Embeddings.from_parts(
+        model=Model("mean"),
+        request=EmbedRequest(),
+        texts=["a"],
+        rows=np.ones((1, 4), dtype=np.float32),
+        token_counts=[1],
+        single=True,
+    )
+    assert single.shape == (4,)
+    tokens = Embeddings.from_parts(
+        model=Model("none"),
+        request=EmbedRequest(normalize=2),
+        texts=["a"],
+        rows=[np.ones((3, 4))],
+        token_counts=[3],
+    )
+    assert tokens.vectors is None and tokens.normalize == -1
+    assert tokens.token_vectors is not None and tokens.token_vectors[0].dtype == np.float32

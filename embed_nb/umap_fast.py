@@ -248,6 +248,9 @@ def fast_umap(
     # "knn_search_index is not an NNDescent object": transform() is not offered, so that is
     # fine. A filter, not catch_warnings(), which is not thread-safe (this runs in a thread).
     warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+    # A seed makes umap-learn single-threaded and say so each time; asking for one is the
+    # user's choice of reproducible layouts, so the notice is noise.
+    warnings.filterwarnings("ignore", message=r"n_jobs value", category=UserWarning)
     embedding = umap.UMAP(**options).fit_transform(unit)
     report("done", 1.0)
     return np.asarray(embedding, dtype=np.float32)

@@ -15,6 +15,7 @@ from typing import Any
 import gguf
 import numpy as np
 import pytest
+from mounts import small_tmpfs
 from tiny_models import (
     TINY_N_EMBD,
     write_tiny_bert,
@@ -233,22 +234,13 @@ def test_temps_of_killed_writers_are_removed_after_a_day(tmp_path: Path) -> None
 
 
 def test_a_full_disk_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path) -> None:
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with small_tmpfs(tmp_path / "small", "1m") as small:
         path = write_tiny_bert(small / "bert.gguf")  # tiny: fits
         before = path.read_bytes()
         with pytest.raises(OSError):
             write_tiny_bert(path, n_embd=256, n_ff=1024, seed=9)  # does not fit
         assert path.read_bytes() == before
         assert [p.name for p in small.iterdir()] == ["bert.gguf"]
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_a_short_write_under_ulimit_keeps_the_previous_file(tmp_path: Path) -> None:

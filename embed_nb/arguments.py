@@ -249,3 +249,12 @@ def embedded_vectors(
         part=part,
     )
     return checked_matrix(embedded, what), list(embedded.texts), embedded.model
+
+
+def bounded_int(value: object, name: str, low: int, high: int) -> int:
+    """An int option from ``low`` to ``high``, or an :class:`InvalidInputError` saying so."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidInputError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise InvalidInputError(f"{name} must be from {low:,} to {high:,}, not {value}")
+    return int(value)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .arguments import CacheArg, checked_labels, embedded_vectors
+from .arguments import CacheArg, bounded_int, checked_labels, embedded_vectors
 from .engine.protocol import ModelArg
 from .errors import InvalidInputError
 from .results import Projection
@@ -46,10 +46,7 @@ def project(
     method = method.lower()
     if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
         raise InvalidInputError(f"n_components must be an integer, not {n_components!r}")
-    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
-        raise InvalidInputError(f"random_state must be an integer, not {random_state!r}")
-    if not 0 <= random_state < 2**32:
-        raise InvalidInputError(f"random_state must be from 0 to 2**32 - 1, not {random_state}")
+    random_state = bounded_int(random_state, "random_state", 0, 2**32 - 1)
     matrix, default_labels, model_name = embedded_vectors(
         embeddings, model, "embeddings", "a map", cache
     )

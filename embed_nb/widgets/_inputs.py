@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import bounded_int  # re-exported for the widgets
 from ..errors import InvalidInputError
 from ..results import Embeddings
 from ..vectors import unit_rows  # re-exported: the one copy lives in vectors.py
@@ -155,12 +156,3 @@ def label_codes(labels: Sequence[Any] | None, n: int) -> tuple[np.ndarray | None
     for i, value in enumerate(values):
         codes[i] = names.setdefault(str(value), len(names))
     return codes, list(names)
-
-
-def bounded_int(value: object, name: str, low: int, high: int) -> int:
-    """An int option from ``low`` to ``high``, or an :class:`InvalidInputError` saying so."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InvalidInputError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise InvalidInputError(f"{name} must be from {low:,} to {high:,}, not {value}")
-    return int(value)

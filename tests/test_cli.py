@@ -476,6 +476,30 @@ def test_info(capsys: pytest.CaptureFixture[str], reranker_path: Path) -> None:
     assert facts["path"] == str(reranker_path.resolve())
 
 
+def test_info_names_the_precision_and_the_device(
+    capsys: pytest.CaptureFixture[str],
+    bert_mean_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from embed_nb.engine import native
+
+    monkeypatch.setenv("EMBED_NB_CACHE_DIR", str(tmp_path / "cache"))  # the bf16 copy goes here
+    status, out, _ = run(capsys, "info", "-m", bert_mean_path, "--precision", "fast", "--json")
+    facts = json.loads(out)
+    assert status == 0 and facts["precision"] == "fast"
+    if native.cpu_has_bf16():
+        assert facts["precision_used"] == "fast (bf16 copy)"
+        assert facts["fingerprint"].endswith("-bf16")
+    if not native.supports_gpu_offload():
+        assert (facts["backend"], facts["n_gpu_layers"]) == ("CPU", 0)
+    status, out, _ = run(capsys, "info", "-m", bert_mean_path)
+    assert status == 0 and re.search(r"^precision\s+exact \(the file as it is\)$", out, re.M)
+    status, _, err = run(capsys, "info", "-m", bert_mean_path, "--upcast", "--precision", "fast")
+    assert status == 2
+    assert_one_line_error(err, "upcast=True (an f32 copy) and precision='fast'")
+
+
 # --------------------------------------------------------------------------------------------
 # Errors
 

@@ -42,6 +42,8 @@ SPELLINGS = [
     ("--ubatch-size", "128", "n_ubatch", 128),
     ("--batch-tokens", "64", "batch_tokens", 64),
     ("--n-contexts", "2", "n_contexts", 2),
+    ("--precision", "fast", "precision", "fast"),
+    ("--precision", "exact", "precision", "exact"),
 ]
 
 
@@ -64,6 +66,18 @@ def test_every_spelling_reaches_the_same_option_in_magics_and_cli(
 @pytest.mark.parametrize(("words", "expected"), [(("--upcast",), True), (("--no-upcast",), False)])
 def test_upcast_is_a_switch_both_ways(words: tuple[str, ...], expected: bool) -> None:
     assert _magic(*words) == _cli(*words) == {"upcast": expected}
+
+
+def test_a_bad_precision_is_one_line_in_magics_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="invalid choice: 'quick'") as caught:
+        _magic("--precision", "quick")
+    assert "\n" not in str(caught.value)
+    status = embed_nb.cli.main(["info", "-m", "model.gguf", "--precision", "quick"])
+    err = capsys.readouterr().err
+    assert status == 2 and "invalid choice: 'quick'" in err and err.count("\n") == 1
+    assert set(flags.FLAGS["precision"].choices or ()) == {"exact", "fast"}
 
 
 @pytest.mark.parametrize("words", [("-c", "0"), ("-t", "-1"), ("-t", "0"), ("-ngl", "auto"), ()])
@@ -109,6 +123,7 @@ def test_load_model_documents_every_option_and_hides_the_transport() -> None:
     for name in (*option_names(LocalOptions), *option_names(RemoteOptions)):
         assert f"``{name}=" in doc
     assert "upcast" in doc and "n_contexts" in doc and "transport" not in doc
+    assert "``precision='exact'``" in doc
 
 
 def test_an_unknown_option_lists_no_test_seam() -> None:

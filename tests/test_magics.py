@@ -330,6 +330,30 @@ def test_model_management(
     assert registry.REGISTRY.current == "rr" and model.closed
 
 
+def test_model_load_takes_the_precision_and_info_shows_it(
+    ip: InteractiveShell,
+    capsys: pytest.CaptureFixture[str],
+    bert_mean_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from embed_nb.engine import native
+
+    monkeypatch.setenv("EMBED_NB_CACHE_DIR", str(tmp_path / "copies"))  # the bf16 copy
+    run(ip, f"%embed_model load {bert_mean_path} --name f --precision fast")
+    model = registry.REGISTRY.get("f")
+    assert isinstance(model, LocalModel) and model.info.precision == "fast"
+    capsys.readouterr()
+    run(ip, "%embed_model info f")
+    shown = capsys.readouterr().out
+    expected = "fast (bf16 copy)" if native.cpu_has_bf16() else "fast = exact"
+    assert f"precision          {expected}" in shown
+    if not native.supports_gpu_offload():
+        assert "backend            CPU on " in shown and ", 0 GPU layers" in shown
+    line = fails(ip, capsys, f"%embed_model load {bert_mean_path} --precision quick")
+    assert "invalid choice: 'quick'" in line
+
+
 # --- %embed_cache and the cache file -------------------------------------------------------
 
 

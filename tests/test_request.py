@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,30 @@ def test_one_constructor_builds_pooled_and_per_token_results() -> None:
     )
     assert tokens.vectors is None and tokens.normalize == -1
     assert tokens.token_vectors is not None and tokens.token_vectors[0].dtype == np.float32
+
+
+def test_exact_and_fast_vectors_never_stand_in_for_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The precision enters the key through the fingerprint: exact keeps the "-f32" suffix its
+    keys always had (existing caches stay valid), fast gets "-bf16"."""
+    import tiny_models
+
+    from embed_nb.engine import native
+    from embed_nb.engine.fingerprint import file_fingerprint
+
+    if not native.cpu_has_bf16():
+        pytest.skip("fast is exact on a CPU without bf16 dot products")
+    monkeypatch.setenv("EMBED_NB_CACHE_DIR", str(tmp_path / "cache"))
+    f16 = tiny_models.write_tiny_bert(tmp_path / "bert-f16.gguf", outtype="f16")
+    store = EmbeddingCache(None)
+    texts = ["a dog ran", "the cat sat"]
+    with LocalModel(f16) as exact, LocalModel(f16, precision="fast") as fast:
+        assert exact.fingerprint == file_fingerprint(f16) + "-f32"
+        assert fast.fingerprint == file_fingerprint(f16) + "-bf16"
+        first = embed_nb.embed(texts, model=exact, cache=store)
+        assert embed_nb.embed(texts, model=fast, cache=store).extra["cache_hits"] == 0
+        assert embed_nb.embed(texts, model=exact, cache=store).extra["cache_hits"] == 2
+        assert embed_nb.embed(texts, model=fast, cache=store).extra["cache_hits"] == 2
+        fresh = embed_nb.embed(texts, model=exact, cache=False)
+        np.testing.assert_array_equal(np.asarray(first), np.asarray(fresh))

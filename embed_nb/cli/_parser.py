@@ -14,7 +14,7 @@ PROG = "embed-nb"
 OUTPUT_FORMATS = ("", "array", "json", "json+", "raw")
 #: The load options every command takes (``embed`` adds ``pooling``), by flags.FLAGS name.
 LOAD_OPTIONS: tuple[str, ...] = ("n_ctx", "n_threads", "n_gpu_layers", "flash_attn")
-LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast")
+LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision")
 
 # Exit codes: 2 for something typed wrong (as argparse does), 1 when the work itself failed.
 EXIT_USAGE = 2

@@ -23,6 +23,9 @@ class ContextSettings:
     n_threads: int
     flash_attn: str
     pooling: int  # llama_pooling_type; -1 takes the model's own
+    # What "auto" flash attention becomes for a decoder: "off" on a CPU, "auto" (llama.cpp
+    # decides) on a GPU; see engine/defaults.py.
+    decoder_flash_attn: str = "off"
 
 
 class DecodeContext:
@@ -42,12 +45,11 @@ class DecodeContext:
         params.flash_attn_type = FLASH_ATTN_TYPES[settings.flash_attn]
         params.pooling_type = settings.pooling
         ctx = ll.llama_init_from_model(model, params)
-        if ctx and settings.flash_attn == "auto" and ll.llama_get_memory(ctx):
-            # A decoder (it has a KV cache): flash attention on the CPU makes a text's vector
-            # depend on what else shares its decode, so "auto" means off here. Encoders stay
-            # within f16 rounding with it, and run twice as fast.
+        decoder_auto = FLASH_ATTN_TYPES[settings.decoder_flash_attn]
+        auto = settings.flash_attn == "auto" and decoder_auto != params.flash_attn_type
+        if ctx and auto and ll.llama_get_memory(ctx):  # a decoder: it has a KV cache
             ll.llama_free(ctx)
-            params.flash_attn_type = FLASH_ATTN_TYPES["off"]
+            params.flash_attn_type = decoder_auto
             ctx = ll.llama_init_from_model(model, params)
         if not ctx:
             raise ModelLoadError(

@@ -22,9 +22,16 @@ class ModelInfo:
     file_size: int = 0
     quantization: str = ""
     n_params: int = 0
+    #: The precision asked for ("exact" or "fast"), and what it became: "fast (bf16 copy)",
+    #: "exact (f32 copy)", "fast = exact (f32 copy): this CPU has no bf16 dot product"...
+    #: Empty for a server, whose weights are its own business.
+    precision: str = ""
+    precision_used: str = ""
+    #: The ggml backend the model runs on ("CPU", "CUDA", "Metal", "Vulkan"), its devices,
+    #: and the layers llama.cpp actually put on a GPU (None where unknown, as for a server).
     backend: str = "CPU"
     devices: list[str] = field(default_factory=list)
-    n_gpu_layers: int = 0
+    n_gpu_layers: int | None = None
     n_threads: int = 0
     n_contexts: int = 1
     flash_attn: str = "auto"
@@ -47,9 +54,10 @@ class ModelInfo:
             "parameters": f"{self.n_params / 1e6:.1f} M",
             "file size": f"{self.file_size / 2**20:.1f} MiB",
             "quantization": self.quantization,
+            "precision": self.precision_used or self.precision or "-",
             "backend": self.backend
             + (f" on {', '.join(self.devices)}" if self.devices else "")
-            + (f", {self.n_gpu_layers} layers offloaded" if self.devices else ""),
+            + (f", {self.n_gpu_layers} GPU layers" if self.n_gpu_layers is not None else ""),
             "threads": f"{self.n_threads} ({self.n_contexts} context(s))",
             "flash attention": self.flash_attn,
             "micro-batch": self.n_ubatch,

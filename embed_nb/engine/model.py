@@ -7,7 +7,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ..results import Embeddings, RerankResult
 from . import native
 from .batching import plan_decodes
 from .context import ContextSettings, DecodeContext
+from .defaults import EngineDefaults, engine_defaults
 from .embedding import (
     assemble,
     classifier_labels,
@@ -37,17 +38,18 @@ from .gguf_check import check_gguf
 from .info import ModelInfo, file_type_name
 from .inputs import as_text_list, rerank_inputs, utf8
 from .normalize import POOLING_NAMES
-from .options import MAX_CONTEXTS, LoadOptions, LocalOptions, check_memory
+from .options import LoadOptions, LocalOptions, check_memory
+from .placement import Placement, gpu_layers_to_ask, placement
+from .precision import describe_precision, plan_weights
 from .probe import verified_plan
-from .upcast import SOURCE_FILE_TYPE_KEY, upcast_target
+from .weight_copy import SOURCE_FILE_TYPE_KEY, WeightCopy, weight_copy
 from .workers import DecodeRunner, ProgressFn
 
 # Architectures whose learned position table has n_ctx_train rows: reading past it is
 # out of bounds in llama.cpp, so their context can never exceed the training context.
 ABSOLUTE_POSITION_ARCHS = {"bert", "jina-bert-v2", "t5encoder"}
-# Tokens per decode. Small decodes keep the all-pairs attention of packed sequences cheap;
-# see bench/throughput.py for the sweep that picked it.
-DEFAULT_BATCH_TOKENS = 256
+# How Model.info's quantization names the weights of a copy (see weight_copy).
+COPY_LABELS = {"f32": "upcast to F32 for the CPU", "bf16": "rounded to BF16 for the CPU"}
 
 __all__ = ["LocalModel", "file_fingerprint"]  # file_fingerprint: imported from here elsewhere
 
@@ -69,6 +71,15 @@ def _check_once(path: Path, digest: str) -> None:
 
 
 _STATICALLY_CHECKED: dict[str, bool] = {}
+
+
+class _Weights(NamedTuple):
+    """The file llama.cpp loads, the weight copy it is (None: the model file itself), and
+    what the precision became (Model.info's ``precision_used``)."""
+
+    path: Path
+    copy: str | None
+    precision_used: str
 
 
 class _Native:
@@ -116,6 +127,7 @@ class LocalModel:
         batch_tokens: int | None = None,
         upcast: bool | None = None,
         n_contexts: int | None = None,
+        precision: str = "exact",
     ) -> None:
         self.path = _model_path(path)
         # The keyword arguments are LocalOptions' fields (a test keeps them the same).
@@ -130,32 +142,34 @@ class LocalModel:
             batch_tokens=batch_tokens,
             upcast=upcast,
             n_contexts=n_contexts,
+            precision=precision,
         )
         self.name = given.name or self.path.stem
         options = given.checked
-        ll = native.lib()
         self._lock = threading.RLock()
-        gpu = bool(ll.llama_supports_gpu_offload())
-        gpu_layers = options.n_gpu_layers
-        if gpu_layers is None:
-            gpu_layers = -1 if gpu else 0  # -1: llama.cpp offloads every layer that fits
-        on_cpu = not gpu or gpu_layers == 0
+        # -1: llama.cpp offloads every layer that fits; 0 on a CPU-only build.
+        gpu_layers = gpu_layers_to_ask(options.n_gpu_layers, native.supports_gpu_offload())
+        defaults = engine_defaults(offloaded=gpu_layers != 0)
         digest = file_digest(self.path)
         self.fingerprint = digest[:16]
         _check_once(self.path, digest)
-        weights = self._weights_file(options.upcast if options.upcast is not None else on_cpu)
-        plan = verified_plan(weights, digest if weights == self.path else file_digest(weights))
+        weights = self._weights(options, defaults)
+        plan = verified_plan(
+            weights.path, digest if weights.copy is None else file_digest(weights.path)
+        )
         self._native = _Native()
         self._finalizer = weakref.finalize(self, self._native.free)
         try:
             with native.deferred_interrupts():  # Ctrl-C lands after the native calls, not in them
-                self._load(weights, gpu_layers, plan.extra_bufts)
-                self._setup(weights, options, gpu_layers, gpu, on_cpu)
+                logged_layers = self._load(weights.path, gpu_layers, plan.extra_bufts)
+                where = placement(self._native.model, gpu_layers, logged_layers)
+                self._setup(weights, options, defaults, where)
         except BaseException:
             self._finalizer()
             raise
 
-    def _load(self, weights: Path, gpu_layers: int, extra_bufts: bool) -> None:
+    def _load(self, weights: Path, gpu_layers: int, extra_bufts: bool) -> int | None:
+        """Load the weights; return the GPU layers llama.cpp's log says it offloaded."""
         ll = native.lib()
         model_params = ll.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
@@ -163,7 +177,9 @@ class LocalModel:
         model_params.use_extra_bufts = extra_bufts
         model_params.progress_callback = native.load_progress_callback()
         native.take_recent_errors()
+        native.take_offloaded_layers()
         model = ll.llama_model_load_from_file(str(weights).encode(), model_params)
+        logged_layers = native.take_offloaded_layers()
         if not model:
             if not weights.exists():
                 raise ModelLoadError(
@@ -175,16 +191,29 @@ class LocalModel:
                 f"{native.take_recent_errors() or 'not a model it can read'}"
             )
         self._native.model = model
+        return logged_layers
 
-    def _weights_file(self, upcast: bool) -> Path:
-        """The file llama.cpp loads: the model, or its cached f32 copy for the CPU."""
-        weights = (upcast_target(self.path, self.fingerprint) if upcast else None) or self.path
-        if weights != self.path:
-            self.fingerprint += "-f32"  # vectors differ a little from the f16 weights' ones
-        return weights
+    def _weights(self, options: LoadOptions, defaults: EngineDefaults) -> _Weights:
+        """The file llama.cpp loads: the model, or a cached weight copy for the CPU."""
+        plan = plan_weights(
+            options.precision,
+            options.upcast,
+            copy_weights=defaults.copy_weights,
+            cpu_bf16=native.cpu_has_bf16(),
+        )
+        made = (
+            weight_copy(self.path, self.fingerprint, plan.copy) if plan.copy else WeightCopy(None)
+        )
+        loaded = plan.copy if made.path else None
+        if loaded:
+            # Vectors differ a little from the file's own weights' ones, and between the f32
+            # and bf16 copies: the fingerprint, part of every cache key, says which made them.
+            self.fingerprint += f"-{loaded}"
+        used = describe_precision(options.precision, plan, loaded, made.reason)
+        return _Weights(made.path or self.path, loaded, used)
 
     def _setup(
-        self, weights: Path, options: LoadOptions, n_gpu_layers: int, gpu: bool, on_cpu: bool
+        self, weights: _Weights, options: LoadOptions, defaults: EngineDefaults, where: Placement
     ) -> None:
         ll = native.lib()
         model = self._native.model
@@ -200,17 +229,24 @@ class LocalModel:
             )
         n_ubatch = min(options.n_ubatch or n_ctx, n_ctx)
         n_threads = options.n_threads
-        wanted = options.n_contexts or (min(n_threads, MAX_CONTEXTS) if on_cpu else 1)
+        wanted = options.n_contexts or min(n_threads, defaults.max_contexts)
         n_contexts = max(1, min(wanted, n_threads))
         self._check_buffers(n_ctx, n_ubatch, n_contexts, options.flash_attn)
-        settings = ContextSettings(n_ctx, n_ubatch, n_threads, options.flash_attn, options.pooling)
+        settings = ContextSettings(
+            n_ctx,
+            n_ubatch,
+            n_threads,
+            options.flash_attn,
+            options.pooling,
+            defaults.decoder_flash_attn,
+        )
         for _ in range(n_contexts):
             self._native.contexts.append(DecodeContext(model, settings))
         contexts = self._native.contexts
         self._native.runner = DecodeRunner(contexts, n_threads)
         self._native.contexts = []  # the runner owns them now
         first = contexts[0]
-        batch_tokens = options.batch_tokens or DEFAULT_BATCH_TOKENS
+        batch_tokens = options.batch_tokens or defaults.batch_tokens
 
         vocab = ll.llama_model_get_vocab(model)
         self._tokenizer = native.Tokenizer(vocab)
@@ -226,9 +262,9 @@ class LocalModel:
         self._framing = special_framing(self._tokenizer, vocab)
         self._pair_format = rerank_format(model, vocab)
         file_type = file_type_name(native.meta_string(model, "general.file_type"))
-        if weights != self.path:
+        if weights.copy:
             source_type = native.meta_string(model, SOURCE_FILE_TYPE_KEY)
-            file_type = f"{file_type_name(source_type)} (upcast to F32 for the CPU)"
+            file_type = f"{file_type_name(source_type)} ({COPY_LABELS[weights.copy]})"
         self.info = ModelInfo(
             name=self.name,
             path=str(self.path),
@@ -243,9 +279,11 @@ class LocalModel:
             file_size=self.path.stat().st_size,
             quantization=file_type,
             n_params=ll.llama_model_n_params(model),
-            backend="GPU" if gpu and n_gpu_layers != 0 else "CPU",
-            devices=native.offload_devices() if n_gpu_layers != 0 else [],
-            n_gpu_layers=n_gpu_layers,
+            precision=options.precision,
+            precision_used=weights.precision_used,
+            backend=where.backend,
+            devices=where.devices,
+            n_gpu_layers=where.n_gpu_layers,
             n_threads=n_threads,
             n_contexts=len(contexts),
             flash_attn=first.flash_attn,

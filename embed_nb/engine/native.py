@@ -8,11 +8,13 @@ to keep ``import embed_nb`` (and ``%load_ext``) fast.
 from __future__ import annotations
 
 import ctypes
+import re
 import signal
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -21,6 +23,9 @@ import numpy as np
 
 _LOG_LOCK = threading.Lock()
 _RECENT_ERRORS: deque[str] = deque(maxlen=20)
+# llama.cpp's own count of the layers a load put on GPUs, from its log (see offloaded_layers).
+_OFFLOADED_LINE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+_offloaded: list[int] = []
 _log_callback: Any = None  # keeps the ctypes callback alive for the life of the process
 _progress_callback: Any = None  # the same for the model-load progress callback
 # Set by SIGINT while native work runs under deferred_interrupts(); read by the load callback.
@@ -44,6 +49,11 @@ def lib() -> ModuleType:
         if level == GGML_LOG_LEVEL_ERROR and text:
             with _LOG_LOCK:
                 _RECENT_ERRORS.append(text.decode("utf-8", "replace").strip())
+        elif text and b"layers to GPU" in text:
+            found = _OFFLOADED_LINE.search(text.decode("utf-8", "replace"))
+            if found:
+                with _LOG_LOCK:
+                    _offloaded.append(int(found.group(1)))
 
     def on_progress(_progress: float, _user_data: Any) -> bool:
         return not _INTERRUPTED.is_set()  # False cancels the load: Ctrl-C lands mid-load
@@ -89,6 +99,15 @@ def deferred_interrupts() -> Iterator[None]:
         if _INTERRUPTED.is_set():
             _INTERRUPTED.clear()
             previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+
+
+def take_offloaded_layers() -> int | None:
+    """The layers llama.cpp said it offloaded to GPUs ("offloaded X/Y layers to GPU") since
+    the last call, None when it said nothing (a CPU-only build logs no such line); clears it."""
+    with _LOG_LOCK:
+        count = _offloaded[-1] if _offloaded else None
+        _offloaded.clear()
+    return count
 
 
 def take_recent_errors() -> str:
@@ -199,25 +218,68 @@ def model_description(model: Any) -> str:
     return buffer.value.decode("utf-8", "replace")
 
 
-def offload_devices() -> list[str]:
-    """Names of the accelerator devices ggml sees (empty on a CPU-only build)."""
-    ll = lib()
-    if not ll.llama_supports_gpu_offload():
-        return []
+# ggml_backend_dev_type: GGML_BACKEND_DEVICE_TYPE_CPU, _GPU, _IGPU (an integrated GPU using
+# host memory), _ACCEL (BLAS, AMX: they help the CPU, llama.cpp puts no layers on them).
+GPU_DEVICE_TYPES = {1, 2}
+# Backend registry names as users know them (ggml-metal registers as "MTL" in newer builds).
+BACKEND_NAMES = {"MTL": "Metal"}
+# The CPU features of llama.cpp's system info that give bf16 dot products: AVX512_BF16 is the
+# one this ggml prints; AMX_BF16 and ARM's BF16 are accepted should a build print them.
+BF16_FEATURES = ("AVX512_BF16", "AMX_BF16", "BF16")
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device in ggml's backend registry."""
+
+    backend: str  # the backend's name: "CPU", "CUDA", "Metal", "Vulkan"...
+    description: str  # "NVIDIA H200", "AMD EPYC"...
+    gpu: bool  # llama.cpp can offload layers to it
+
+
+@cache
+def devices() -> tuple[Device, ...]:
+    """The devices ggml sees, in registry order (a CPU-only build has just the CPU)."""
     try:
-        ggml = ll._lib  # libllama re-exports ggml's backend registry symbols
-        ggml.ggml_backend_dev_count.restype = ctypes.c_size_t
-        ggml.ggml_backend_dev_get.restype = ctypes.c_void_p
-        ggml.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
-        ggml.ggml_backend_dev_description.restype = ctypes.c_char_p
-        ggml.ggml_backend_dev_description.argtypes = [ctypes.c_void_p]
-        ggml.ggml_backend_dev_type.restype = ctypes.c_int
-        ggml.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-    except AttributeError:
-        return ["GPU"]
-    names = []
+        ggml = lib()._lib  # libllama re-exports ggml's backend registry symbols
+        for name, restype, argtypes in (
+            ("ggml_backend_dev_count", ctypes.c_size_t, []),
+            ("ggml_backend_dev_get", ctypes.c_void_p, [ctypes.c_size_t]),
+            ("ggml_backend_dev_description", ctypes.c_char_p, [ctypes.c_void_p]),
+            ("ggml_backend_dev_type", ctypes.c_int, [ctypes.c_void_p]),
+            ("ggml_backend_dev_backend_reg", ctypes.c_void_p, [ctypes.c_void_p]),
+            ("ggml_backend_reg_name", ctypes.c_char_p, [ctypes.c_void_p]),
+        ):
+            function = getattr(ggml, name)
+            function.restype, function.argtypes = restype, argtypes
+    except AttributeError:  # a build that does not export the registry
+        return ()
+    found = []
     for i in range(ggml.ggml_backend_dev_count()):
         device = ggml.ggml_backend_dev_get(i)
-        if ggml.ggml_backend_dev_type(device) != 0:  # 0 is GGML_BACKEND_DEVICE_TYPE_CPU
-            names.append((ggml.ggml_backend_dev_description(device) or b"GPU").decode())
-    return names
+        backend = _text(ggml.ggml_backend_reg_name(ggml.ggml_backend_dev_backend_reg(device)))
+        found.append(
+            Device(
+                backend=BACKEND_NAMES.get(backend, backend) or "unknown",
+                description=_text(ggml.ggml_backend_dev_description(device)) or "unknown",
+                gpu=ggml.ggml_backend_dev_type(device) in GPU_DEVICE_TYPES,
+            )
+        )
+    return tuple(found)
+
+
+def _text(value: bytes | None) -> str:
+    return (value or b"").decode("utf-8", "replace").strip()
+
+
+def supports_gpu_offload() -> bool:
+    """Whether llama.cpp can put layers on a GPU: a GPU build that sees a GPU."""
+    return bool(lib().llama_supports_gpu_offload())
+
+
+@cache
+def cpu_has_bf16() -> bool:
+    """Whether llama.cpp's CPU backend has bf16 dot products (its system info says so)."""
+    info = lib().llama_print_system_info().decode("utf-8", "replace")
+    features = dict(re.findall(r"([A-Z0-9_]+) = (\w+)", info))
+    return any(features.get(name) == "1" for name in BF16_FEATURES)

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import InvalidInputError
 from ..pooling import pooling_type
 from .context import FLASH_ATTN_TYPES
+from .precision import PRECISIONS
 
 INT32_MAX = 2**31 - 1
 # ggml's GGML_DEFAULT_N_THREADS cap is 512; more threads than cores only add barrier waits.
@@ -46,6 +47,7 @@ class LoadOptions:
     batch_tokens: int | None
     upcast: bool | None
     n_contexts: int | None
+    precision: str
 
 
 def _option(default: Any, doc: str) -> Any:
@@ -75,12 +77,20 @@ class LocalOptions:
     pooling: str | None = _option(None, "none, mean, cls, last or rank (default: the model's own)")
     flash_attn: str = _option("auto", "flash attention: auto, on or off")
     n_ubatch: int | None = _option(None, "llama.cpp's physical batch size in tokens")
-    batch_tokens: int | None = _option(None, "tokens per decode (default: 256)")
+    batch_tokens: int | None = _option(
+        None, "tokens per decode (default: 256 on a CPU, 2048 on a GPU; at most n_ubatch)"
+    )
     upcast: bool | None = _option(
-        None, "dequantise Q8_0/Q4 weights to f16 first (default: on a CPU)"
+        None,
+        "load an f32 copy of f16/bf16 weights (default: on a CPU); False loads the file as it is",
     )
     n_contexts: int | None = _option(
-        None, "llama.cpp contexts sharing a large call's decodes (default: one per core)"
+        None, "llama.cpp contexts sharing a large call's decodes (default: one per core on a CPU)"
+    )
+    precision: str = _option(
+        "exact",
+        "exact, or fast: bf16 weight matrices on a CPU with bf16 dot products "
+        "(about 1.6x faster, cosine >= 0.9998 to exact); elsewhere fast is exact",
     )
     #: What the engine makes of the options above.
     checked: LoadOptions = field(init=False, repr=False, compare=False)
@@ -118,6 +128,7 @@ def check_options(
     batch_tokens: object,
     upcast: object,
     n_contexts: object,
+    precision: object,
 ) -> LoadOptions:
     """Check every option's type and range; raise :class:`InvalidInputError` on the first bad."""
     thread_cap = max_threads()
@@ -140,6 +151,15 @@ def check_options(
         )
     if upcast is not None and not isinstance(upcast, bool):
         raise InvalidInputError(f"upcast must be True, False or None, not {upcast!r}")
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise InvalidInputError(
+            f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}"
+        )
+    if upcast is True and precision == "fast":
+        raise InvalidInputError(
+            "upcast=True (an f32 copy) and precision='fast' (a bf16 copy) contradict each other; "
+            "give one of them"
+        )
     return LoadOptions(
         n_ctx=_bounded_int("n_ctx", n_ctx, 1, INT32_MAX),
         n_gpu_layers=_gpu_layers(n_gpu_layers),
@@ -151,6 +171,7 @@ def check_options(
         batch_tokens=_bounded_int("batch_tokens", batch_tokens, 1, INT32_MAX),
         upcast=upcast,
         n_contexts=contexts,
+        precision=precision,
     )
 
 

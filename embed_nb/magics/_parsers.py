@@ -75,7 +75,7 @@ LOAD_OPTIONS: tuple[str, ...] = (
     "n_threads",
     "flash_attn",
 )
-LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "allow_insecure")
+LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision", "allow_insecure")
 _MODEL_ACTIONS = ("load", "list", "use", "info", "unload")
 _MODEL_LOAD = _Parser("%embed_model load")
 _MODEL_LOAD.add_argument("source", help="a .gguf path, hf://owner/repo/file.gguf, a URL, or a name")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embed_nb import Embeddings, InputTooLongError, InvalidInputError
-from embed_nb.engine import LocalModel
+from embed_nb.engine import LocalModel, native
 from embed_nb.engine.normalize import normalize
 
 SENTENCES = [
@@ -163,6 +163,9 @@ def test_info_is_readable(bert_mean: LocalModel) -> None:
     assert bert_mean.info.backend == "CPU"
 
 
+@pytest.mark.filterwarnings("ignore::embed_nb.engine.placement.CpuOnlyBuildWarning")
 def test_n_gpu_layers_is_accepted_on_a_cpu_build(bert_mean_path: Path) -> None:
     with LocalModel(bert_mean_path, n_gpu_layers=99) as model:
         assert model.embed("hello").shape == (model.n_embd,)
+        if not native.supports_gpu_offload():  # what ran, not what was asked
+            assert (model.info.backend, model.info.n_gpu_layers) == ("CPU", 0)

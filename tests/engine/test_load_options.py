@@ -11,6 +11,7 @@ import pytest
 from embed_nb.engine import LocalModel
 from embed_nb.engine import model as model_module
 from embed_nb.engine.normalize import check_normalize
+from embed_nb.engine.options import MAX_CONTEXTS
 from embed_nb.errors import InvalidInputError, ModelLoadError
 
 
@@ -62,7 +63,7 @@ def test_a_decoder_context_too_big_for_memory_is_refused(llama_last_path: Path) 
 
 def test_many_threads_make_a_bounded_number_of_contexts(bert_mean_path: Path) -> None:
     with LocalModel(bert_mean_path, n_threads=8) as model:
-        assert model.info.n_contexts <= model_module.MAX_CONTEXTS
+        assert model.info.n_contexts <= MAX_CONTEXTS
         assert np.isfinite(np.asarray(model.embed(["a", "b", "c"]))).all()
 
 

@@ -94,12 +94,18 @@ def _bert_tensors(
     classifier: bool,
     n_embd: int = TINY_N_EMBD,
     n_ff: int = _N_FF,
+    n_layer: int = _N_LAYER,
+    std: float = 0.2,
 ) -> dict[str, np.ndarray]:
-    """Random weights in HF BertModel naming (small, so activations stay tame)."""
+    """Random weights in HF BertModel naming (small, so activations stay tame).
+
+    ``std`` is the spread of the matrices' entries (biases and norms are scaled from it);
+    0.2 suits the 32-wide tiny models, about 1.1 / sqrt(n_embd).
+    """
     e, ff = n_embd, n_ff
 
     def mat(*shape: int) -> np.ndarray:
-        return rng.normal(0.0, 0.2, size=shape).astype(np.float32)
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
 
     def norm(prefix: str) -> dict[str, np.ndarray]:
         return {
@@ -113,7 +119,7 @@ def _bert_tensors(
         "embeddings.token_type_embeddings.weight": mat(2, e),
         **norm("embeddings.LayerNorm"),
     }
-    for i in range(_N_LAYER):
+    for i in range(n_layer):
         p = f"encoder.layer.{i}"
         linears = {
             "attention.self.query": (e, e),
@@ -176,27 +182,58 @@ def write_tiny_reranker(
     rerank_template: str | None = None,
     n_ctx: int = 128,
     seed: int = 1,
+    hparams: BertHParams | None = None,
+    vocab: BertVocab | None = None,
+    outtype: Literal["f16", "f32"] = "f32",
+    name: str = "tiny-reranker",
 ) -> Path:
-    """Write a tiny BERT cross-encoder: encoder, pooler and a one-score classifier, RANK pooling.
+    """Write a BERT cross-encoder of random weights: encoder, pooler and a one-score
+    classifier, RANK pooling. Tiny (2 layers, 32 wide, the tiny vocabulary) unless
+    ``hparams`` and ``vocab`` give another shape.
 
     Args:
         path: Where to write the GGUF.
         rerank_template: Optional ``tokenizer.chat_template.rerank`` with ``{query}`` and
             ``{document}``; without it llama.cpp pairs texts as ``[CLS] q [SEP] d [SEP]``.
-        n_ctx: Trained context length.
+        n_ctx: Trained context length (ignored when ``hparams`` is given).
         seed: Seed of the random weights.
+        hparams: Another encoder shape, e.g. a real checkpoint's
+            (``BertHParams.from_config``), for a reranker of that size; its matrices get
+            the tiny models' spread carried to the wider rows (0.2 * sqrt(32 / n_embd)), so
+            activations stay as tame as in the tiny models.
+        vocab: Another WordPiece vocabulary (e.g. ``embed_nb.convert.read_bert_vocab`` of a
+            checkpoint), so that real text tokenises as that model's does.
+        outtype: ``"f32"`` or ``"f16"`` for the large matrices.
+        name: ``general.name``.
     """
-    vocab = _bert_vocab()
-    hparams = BertHParams(_N_LAYER, TINY_N_EMBD, _N_FF, _N_HEAD, n_ctx)
-    tensors = _bert_tensors(_rng(seed), len(vocab.tokens), n_ctx, classifier=True)
+    vocab = vocab or _bert_vocab()
+    if hparams is not None and hparams.type_vocab_size > 2:
+        raise ValueError(f"type_vocab_size {hparams.type_vocab_size} > 2 is not supported")
+    if hparams is None:
+        hparams = BertHParams(_N_LAYER, TINY_N_EMBD, _N_FF, _N_HEAD, n_ctx)
+        tensors = _bert_tensors(_rng(seed), len(vocab.tokens), n_ctx, classifier=True)
+    else:
+        tensors = _bert_tensors(
+            _rng(seed),
+            len(vocab.tokens),
+            hparams.n_ctx,
+            classifier=True,
+            n_embd=hparams.n_embd,
+            n_ff=hparams.n_ff,
+            n_layer=hparams.n_layer,
+            std=0.2 * (TINY_N_EMBD / hparams.n_embd) ** 0.5,
+        )
+        tensors["bert.embeddings.token_type_embeddings.weight"] = tensors[
+            "bert.embeddings.token_type_embeddings.weight"
+        ][: hparams.type_vocab_size]
     return write_bert_gguf(
         path,
         hparams,
         tensors,
         vocab,
         pooling="rank",
-        outtype="f32",
-        name="tiny-reranker",
+        outtype=outtype,
+        name=name,
         classifier_labels=["LABEL_0"],
         rerank_template=rerank_template,
     )

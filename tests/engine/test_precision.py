@@ -15,8 +15,6 @@ import pytest
 import tiny_models
 
 import embed_nb
-from embed_nb.cache import cache_key
-from embed_nb.datasets import short_texts
 from embed_nb.engine import LocalModel, native
 from embed_nb.engine.fingerprint import file_fingerprint
 from embed_nb.engine.precision import WeightsPlan, describe_precision, plan_weights
@@ -26,7 +24,6 @@ from embed_nb.engine.weight_copy import (
     weight_copy,
 )
 from embed_nb.errors import InvalidInputError
-from embed_nb.request import EmbedRequest
 
 TEXTS = ["the cat sits on the mat", "a dog eats food", "python code and data science"]
 BF16 = gguf.GGMLQuantizationType.BF16
@@ -226,25 +223,5 @@ def test_bad_precisions_are_one_line_errors(
         embed_nb.load_model(f16_bert, **options)
 
 
-# --- the real default model -----------------------------------------------------------------
-
-
-@pytest.mark.integration
-@needs_bf16
-def test_fast_is_within_the_bar_of_exact_on_real_texts(
-    default_model_path: Path, own_cache: Path
-) -> None:
-    """The bar for fast: min cosine >= 0.9998 to exact over a few hundred real sentences."""
-    texts = short_texts(400)
-    with LocalModel(default_model_path) as exact:
-        wide = np.asarray(exact.embed(texts))
-    with LocalModel(default_model_path, precision="fast") as fast:
-        assert fast.info.precision_used == "fast (bf16 copy)"
-        rounded = np.asarray(fast.embed(texts))
-    cosine = (wide * rounded).sum(axis=1)
-    print(f"\nfast vs exact, {len(texts)} texts: min cosine {cosine.min():.7f}")
-    assert cosine.min() >= 0.9998
-    # Never one for the other: each text has a key per precision.
-    request = EmbedRequest().for_pooling("mean")
-    keys = {cache_key(m.fingerprint, "mean", request, texts[0]) for m in (exact, fast)}
-    assert len(keys) == 2
+# The real default model's fast-vs-exact bar is in tests/integration/test_fidelity.py, on the
+# fidelity corpus.

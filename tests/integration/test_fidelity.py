@@ -1,7 +1,9 @@
-"""The default model's vectors against sentence-transformers on the same checkpoint.
+"""The default model's vectors against sentence-transformers on the same checkpoint, and
+``precision="fast"`` against ``"exact"``, on one corpus.
 
-Needs torch and sentence-transformers, which are not runtime dependencies; it skips without
-them. Run it with an interpreter that has them (see docs/performance.md for the command).
+The sentence-transformers test needs torch and sentence-transformers, which are not runtime
+dependencies; it skips without them. Run it with an interpreter that has them (the bench
+extra; see docs/performance.md for the command). The fast-vs-exact test needs neither.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embed_nb.cache_keys import cache_key
 from embed_nb.datasets import short_texts, stdlib_docs
-from embed_nb.engine import LocalModel
+from embed_nb.engine import LocalModel, native
+from embed_nb.request import EmbedRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.reference]
 
@@ -40,3 +44,21 @@ def test_every_vector_matches_sentence_transformers(default_model_path: Path, up
         f"{cosine.min():.7f}, mean {cosine.mean():.7f}"
     )
     assert cosine.min() >= 0.99999
+
+
+@pytest.mark.skipif(not native.cpu_has_bf16(), reason="this CPU has no bf16 dot product")
+def test_fast_is_within_the_bar_of_exact(default_model_path: Path) -> None:
+    """The bar for fast: min cosine >= 0.9998 to exact on every text of the corpus."""
+    texts = corpus()
+    with LocalModel(default_model_path) as exact:
+        wide = np.asarray(exact.embed(texts, truncate=True))
+    with LocalModel(default_model_path, precision="fast") as fast:
+        assert fast.info.precision_used == "fast (bf16 copy)"
+        rounded = np.asarray(fast.embed(texts, truncate=True))
+    cosine = (wide * rounded).sum(axis=1)
+    print(f"\nfast vs exact: {len(texts)} texts, min cosine {cosine.min():.7f}")
+    assert cosine.min() >= 0.9998
+    # Never one for the other: each text has a key per precision.
+    request = EmbedRequest().for_pooling("mean")
+    keys = {cache_key(m.fingerprint, "mean", request, texts[0]) for m in (exact, fast)}
+    assert len(keys) == 2

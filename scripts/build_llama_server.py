@@ -4,13 +4,17 @@
 The llama.cpp source comes from the source distribution of the llama-cpp-python version that
 is installed (``pip download --no-binary :all: --no-deps llama-cpp-python==<version>``), so the
 server and the in-kernel engine run the same llama.cpp commit. Only the two targets are built,
-CPU only, with 2 parallel jobs and nothing fetched at build time (no CURL, no prebuilt web UI,
-no npm). The binaries are cached in ``cache_dir()/llama.cpp/<version>/``; a second run prints
-that directory and returns at once.
+with 2 parallel jobs and nothing fetched at build time (no CURL, no prebuilt web UI, no npm).
+``--gpu`` (default ``$LLAMA_GPU``, else none: CPU only) takes its CMake flags and toolkit checks
+from ``scripts/llama_build.py``, the same as the in-kernel engine's build. The CPU build is
+cached in ``cache_dir()/llama.cpp/<version>/``, a GPU build in
+``cache_dir()/llama.cpp/<version>-<gpu>-<hash of its flags>/``; a second run prints that
+directory and returns at once.
 
 Usage::
 
     python scripts/build_llama_server.py            # build if needed, print the bin dir
+    python scripts/build_llama_server.py --gpu cuda
     python scripts/build_llama_server.py --force    # rebuild
     python scripts/build_llama_server.py --jobs 4
 """
@@ -18,7 +22,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -27,13 +33,18 @@ import tempfile
 import time
 from pathlib import Path
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # also when loaded by path (tests)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import llama_build
+
 TARGETS = ("llama-server", "llama-embedding")
 #: Bumped when the build changes; a cache without this marker is rebuilt.
 BUILD_REVISION = "2"
 MARKER = "BUILD_REVISION"
 
 # Everything that could reach the network or build more than we need is off. BUILD_SHARED_LIBS
-# OFF makes the two binaries self-contained, so the cache holds only them.
+# OFF makes the two binaries self-contained, so the cache holds only them. The GPU flags follow
+# (cmake_options); with --gpu none these are the options of every cached CPU build so far.
 CMAKE_OPTIONS = (
     "-DCMAKE_BUILD_TYPE=Release",
     "-DBUILD_SHARED_LIBS=OFF",
@@ -45,10 +56,17 @@ CMAKE_OPTIONS = (
     "-DLLAMA_BUILD_EXAMPLES=ON",
     "-DLLAMA_BUILD_TOOLS=ON",
     "-DLLAMA_BUILD_SERVER=ON",
-    "-DGGML_CUDA=OFF",
-    "-DGGML_METAL=OFF",
-    "-DGGML_VULKAN=OFF",
 )
+
+
+def cmake_options(gpu: str = "none") -> list[str]:
+    """The CMake options of a build for ``gpu`` (none, cuda, metal or vulkan)."""
+    return [*CMAKE_OPTIONS, *llama_build.gpu_cmake_args(gpu)]
+
+
+def default_gpu() -> str:
+    """``$LLAMA_GPU`` (which ``make`` sets from ``GPU=``), else none."""
+    return os.environ.get("LLAMA_GPU") or "none"
 
 
 def installed_version() -> str:
@@ -56,12 +74,18 @@ def installed_version() -> str:
     return importlib.metadata.version("llama-cpp-python")
 
 
-def bin_dir(version: str | None = None) -> Path:
-    """Where the binaries for ``version`` (default: the installed one) are cached."""
+def bin_dir(version: str | None = None, gpu: str | None = None) -> Path:
+    """Where the binaries for ``version`` (default: the installed one) and ``gpu`` (default:
+    :func:`default_gpu`) are cached. The CPU build keeps the folder it always had."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from embed_nb.paths import cache_dir
 
-    return cache_dir() / "llama.cpp" / (version or installed_version())
+    version = version or installed_version()
+    gpu = gpu or default_gpu()
+    if gpu == "none":
+        return cache_dir() / "llama.cpp" / version
+    digest = hashlib.sha256("\n".join(cmake_options(gpu)).encode()).hexdigest()[:12]
+    return cache_dir() / "llama.cpp" / f"{version}-{gpu}-{digest}"
 
 
 def is_built(directory: Path) -> bool:
@@ -133,9 +157,12 @@ def flush_log_at_exit(source: Path) -> None:
     path.write_text(text.replace(anchor, patched))
 
 
-def build(source: Path, build_dir: Path, jobs: int) -> Path:
+def build(
+    source: Path, build_dir: Path, jobs: int, gpu: str = "none", env: dict | None = None
+) -> Path:
     """Configure and build the targets; return the directory holding the binaries."""
-    subprocess.run(["cmake", "-S", str(source), "-B", str(build_dir), *CMAKE_OPTIONS], check=True)
+    configure = ["cmake", "-S", str(source), "-B", str(build_dir), *cmake_options(gpu)]
+    subprocess.run(configure, check=True, env=env)
     subprocess.run(
         [
             "cmake",
@@ -149,6 +176,7 @@ def build(source: Path, build_dir: Path, jobs: int) -> Path:
             *TARGETS,
         ],
         check=True,
+        env=env,
     )
     return build_dir / "bin"
 
@@ -172,17 +200,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when cached")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs (default 2)")
     parser.add_argument("--version", help="llama-cpp-python version (default: installed)")
+    parser.add_argument("--gpu", choices=llama_build.GPUS, default=default_gpu(),
+                        help="GPU backend (default: $LLAMA_GPU, else none)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the build tree (debugging)")
     args = parser.parse_args(argv)
 
     version = args.version or installed_version()
-    target = bin_dir(version)
+    target = bin_dir(version, args.gpu)
     if is_built(target) and not args.force:
         print(target)
         return 0
     for tool in ("cmake", "c++"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: install cmake and a C++ compiler first")
+    try:
+        env = dict(os.environ, **llama_build.check_toolkit(args.gpu))
+    except llama_build.BuildError as error:
+        raise SystemExit(f"error: {error}") from None
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="embed_nb-llama-build-"))
@@ -190,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         sdist = download_sdist(version, work / "dl")
         source = unpack_llama_cpp(sdist, work / "src")
         flush_log_at_exit(source)
-        built = build(source, work / "build", args.jobs)
+        built = build(source, work / "build", args.jobs, args.gpu, env)
         install(built, target)
     finally:
         if args.keep:

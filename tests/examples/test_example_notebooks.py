@@ -16,7 +16,6 @@ for a kernel.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import llama_bins
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,14 +55,8 @@ def _needs(path: Path) -> list[str]:
 
 def _llama_server_built() -> tuple[bool, Path]:
     """Whether scripts/build_llama_server.py has a cached build (without building one)."""
-    spec = importlib.util.spec_from_file_location(
-        "_build_llama_server", ROOT / "scripts" / "build_llama_server.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    directory = module.bin_dir()
-    return bool(module.is_built(directory)), directory
+    directory = llama_bins.bin_dir()
+    return llama_bins.is_built(directory), directory
 
 
 def _kernel_env() -> dict[str, str]:

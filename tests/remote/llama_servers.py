@@ -9,7 +9,6 @@ reason, except in CI (``CI`` set), where a missing binary is a failure.
 from __future__ import annotations
 
 import http.server
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -22,20 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llama_bins import bin_dir
 from ports import free_port
 
 BUILD_COMMAND = "python scripts/build_llama_server.py"
 HEALTH_TIMEOUT_S = 120.0
-
-
-def bin_dir() -> Path:
-    """Where the llama.cpp binaries for the installed llama-cpp-python live."""
-    explicit = os.environ.get("EMBED_NB_LLAMA_BIN_DIR")
-    if explicit:
-        return Path(explicit)
-    from embed_nb.paths import cache_dir
-
-    return cache_dir() / "llama.cpp" / importlib.metadata.version("llama-cpp-python")
 
 
 def require_binary(name: str) -> Path:

@@ -70,7 +70,10 @@ test: setup lint
 	$(PY) scripts/build_llama_server.py --gpu $(GPU)
 	$(PY) -m pytest -q -rs
 
-bench: venv
+# The bench extra brings sentence-transformers and torch for throughput's reference rows; they
+# are never runtime dependencies.
+bench: setup
+	$(PIP) install -e ".[bench]"
 	$(PY) bench/throughput.py
 	$(PY) bench/latency.py
 	$(PY) bench/remote.py

@@ -10,8 +10,7 @@ wheel came from in the dist-info's ``direct_url.json``). A second run is a no-op
 
 The CMake args, in order (a later ``-D`` wins):
 
-- the CPU profile: ``--cpu`` or ``$LLAMA_CPU``, one of :data:`CPU_PROFILES`, or ``auto``
-  (the default: :func:`choose_cpu_profile` picks for this CPU)
+- the CPU profile: ``--cpu`` or ``$LLAMA_CPU`` (default ``native``, see :data:`CPU_PROFILES`)
 - the GPU: ``--gpu`` or ``$LLAMA_GPU``: none (default), cuda, metal or vulkan
 - ``$CMAKE_ARGS`` as the user set it, last, so that it wins.
 
@@ -47,14 +46,18 @@ from pathlib import Path
 VERSION = "0.3.36"
 
 #: CPU profiles. ``native`` is llama.cpp's default: kernels for this CPU only (fastest here, not
-#: portable to an older CPU). ``portable`` builds every x86 variant as a loadable backend and
-#: picks one at run time. ``openblas`` adds OpenBLAS for the large matrix products.
+#: portable to an older CPU), and the default here. ``portable`` builds every x86 variant as a
+#: loadable backend and picks one at run time. ``openblas`` adds OpenBLAS for the large matrix
+#: products: about 1.2x for precision="exact" on all-MiniLM-L6-v2, but it takes over the bf16
+#: products of precision="fast" (slower than ggml's own), makes a vector depend a little on what
+#: shares its decode (2.6e-5), and parts from a stock llama-server by up to 1.3e-3 on f16
+#: weights. docs/performance.md has the figures; hence opt-in.
 CPU_PROFILES: dict[str, tuple[str, ...]] = {
     "native": ("-DGGML_NATIVE=ON",),
     "portable": ("-DGGML_NATIVE=OFF", "-DGGML_CPU_ALL_VARIANTS=ON", "-DGGML_BACKEND_DL=ON"),
     "openblas": ("-DGGML_NATIVE=ON", "-DGGML_BLAS=ON", "-DGGML_BLAS_VENDOR=OpenBLAS"),
 }
-DEFAULT_CPU = "auto"
+DEFAULT_CPU = "native"
 
 GPUS = ("none", "cuda", "metal", "vulkan")
 
@@ -82,67 +85,6 @@ def cpu_cmake_args(profile: str) -> list[str]:
             f"unknown CPU profile {profile!r} (LLAMA_CPU): choose one of {', '.join(CPU_PROFILES)}"
         )
     return list(CPU_PROFILES[profile])
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux names them (``avx512_bf16``...); empty elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def have_openblas() -> bool:
-    return _find_file(["libopenblas.so", "libopenblas.dylib"], list(LIB_DIRS)) is not None
-
-
-def choose_cpu_profile(flags: set[str], openblas: bool) -> tuple[str, str]:
-    """The ``auto`` profile's choice for an x86 CPU, and why (measured in docs/performance.md).
-
-    With bf16 dot products (AVX512_BF16, AMX) ``native``: precision="fast" runs its bf16
-    matrices on ggml's own kernels at about 1.5x exact's speed, and a BLAS backend would take
-    those products over in f32. Without them ``fast`` is ``exact``, and OpenBLAS's f32 matrix
-    product beats ggml's (about 1.2x for all-MiniLM-L6-v2 on AVX2), so ``openblas`` when present.
-    """
-    if {"avx512_bf16", "amx_bf16"} & flags:
-        return "native", "this CPU has bf16 dot products, which precision='fast' uses"
-    if not flags:
-        return "native", "no x86 CPU flags to go by"
-    if openblas:
-        return "openblas", "no bf16 dot products here, and OpenBLAS's f32 products are faster"
-    return "native", (
-        "OpenBLAS would be about 1.2x faster for exact precision here: "
-        "apt-get install libopenblas-dev, then make setup again"
-    )
-
-
-def resolve_cpu_profile(profile: str, gpu: str) -> str:
-    """``auto`` made concrete for this machine (said on stderr); other profiles as given."""
-    if profile != "auto":
-        return profile
-    if gpu != "none":
-        return "native"  # the GPU does the large products; the CPU profile hardly matters
-    flags = cpu_flags()
-    openblas = have_openblas()
-    if not openblas and flags and not {"avx512_bf16", "amx_bf16"} & flags:
-        openblas = _install_openblas()
-    chosen, why = choose_cpu_profile(flags, openblas)
-    print(f"CPU profile {chosen}: {why}", file=sys.stderr)
-    return chosen
-
-
-def _install_openblas() -> bool:
-    """As root with apt-get (containers, CI machines), install Debian's OpenBLAS, like the
-    Makefile does for chromium; elsewhere leave it to the user."""
-    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
-        return False
-    for command in (["update", "-qq"], ["install", "-y", "-qq", "libopenblas-dev"]):
-        done = subprocess.run(["apt-get", *command], capture_output=True, check=False)
-    return done.returncode == 0 and have_openblas()
 
 
 def gpu_cmake_args(gpu: str) -> list[str]:
@@ -411,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu", choices=GPUS, default=os.environ.get("LLAMA_GPU") or "none",
                         help="GPU backend (default: $LLAMA_GPU, else none)")  # fmt: skip
     parser.add_argument("--cpu", default=os.environ.get("LLAMA_CPU") or DEFAULT_CPU,
-                        help=f"CPU profile: auto, {', '.join(CPU_PROFILES)} "
+                        help=f"CPU profile: {', '.join(CPU_PROFILES)} "
                         f"(default: $LLAMA_CPU, else {DEFAULT_CPU})")  # fmt: skip
     parser.add_argument("--version", default=VERSION,
                         help=f"llama-cpp-python version (default {VERSION})")  # fmt: skip
@@ -422,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-args", action="store_true", help="print the CMake args only")
     options = parser.parse_args(argv)
     try:
-        options.cpu = resolve_cpu_profile(options.cpu, options.gpu)
         if options.print_args:
             print(shlex.join(cmake_args(options.gpu, options.cpu)))
             return 0

@@ -58,33 +58,11 @@ def test_pinned_version_is_the_one_pyproject_pins() -> None:
     assert f"llama-cpp-python=={lb.VERSION}" in deps
 
 
-def test_native_cpu_with_every_gpu_off(clean_env: dict[str, str]) -> None:
-    assert lb.cmake_args("none", "native", clean_env) == [
+def test_default_is_native_cpu_with_every_gpu_off(clean_env: dict[str, str]) -> None:
+    assert lb.DEFAULT_CPU == "native"
+    assert lb.cmake_args("none", lb.DEFAULT_CPU, clean_env) == [
         "-DGGML_NATIVE=ON", "-DGGML_CUDA=OFF", "-DGGML_METAL=OFF", "-DGGML_VULKAN=OFF",
     ]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("flags", "openblas", "chosen"),
-    [
-        ({"avx2", "avx512f", "avx512_bf16"}, True, "native"),  # Zen 4, Cooper Lake and later
-        ({"avx2", "amx_bf16", "amx_int8"}, True, "native"),  # Sapphire Rapids
-        ({"avx2", "fma"}, True, "openblas"),
-        ({"avx2", "fma"}, False, "native"),
-        (set(), True, "native"),  # not x86 Linux: llama.cpp's own defaults
-    ],
-)
-def test_auto_profile_follows_the_cpu(flags: set[str], openblas: bool, chosen: str) -> None:
-    assert lb.DEFAULT_CPU == "auto"
-    profile, why = lb.choose_cpu_profile(flags, openblas)
-    assert profile == chosen and why
-    if chosen == "native" and flags and not openblas and "avx512_bf16" not in flags:
-        assert "apt-get install libopenblas-dev" in why
-
-
-def test_auto_is_native_for_a_gpu_build() -> None:
-    assert lb.resolve_cpu_profile("auto", "cuda") == "native"
-    assert lb.resolve_cpu_profile("openblas", "none") == "openblas"
 
 
 def test_cpu_profiles() -> None:
@@ -314,11 +292,10 @@ def test_make_installs_into_the_venv_where_system_pip_refuses(
     project = _project(tmp_path)
     for name in ("PIP_BREAK_SYSTEM_PACKAGES", "PIP_REQUIRE_VIRTUALENV", "PYTHONPATH"):
         clean_env.pop(name, None)
-    # LLAMA_CPU=native: auto could pick openblas (and apt-get it) on a CPU without bf16.
-    env = dict(clean_env, PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", LLAMA_CPU="native")
-    # Seed the build cache with a stand-in wheel under those flags' key, so `make llama`
+    env = dict(clean_env, PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1")
+    # Seed the build cache with a stand-in wheel under the default flags' key, so `make llama`
     # installs it instead of compiling llama.cpp.
-    folder = lb.wheel_dir(lb.VERSION, lb.cmake_args("none", "native", env), env)
+    folder = lb.wheel_dir(lb.VERSION, lb.cmake_args("none", lb.DEFAULT_CPU, env), env)
     wheel = _fake_wheel(folder, lb.VERSION)
 
     # Without the venv: the system pip refuses (--dry-run: it would install nothing anyway).

@@ -36,6 +36,10 @@ from embed_nb.errors import InvalidInputError, ModelLoadError
         ({"pooling": ["mean"]}, "pooling"),
         ({"upcast": "yes"}, "upcast"),
         ({"name": 5}, "name"),
+        ({"precision": "quick"}, "precision must be one of exact, fast, not 'quick'"),
+        ({"precision": None}, "precision must be one of"),
+        ({"precision": 1}, "precision must be one of"),
+        ({"precision": "fast", "upcast": True}, "contradict each other"),
     ],
 )
 def test_out_of_range_options_are_one_line_errors(

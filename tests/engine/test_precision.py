@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import tiny_models
 
-import embed_nb
 from embed_nb.engine import LocalModel, native
 from embed_nb.engine.fingerprint import file_fingerprint
 from embed_nb.engine.precision import WeightsPlan, describe_precision, plan_weights
@@ -23,7 +22,6 @@ from embed_nb.engine.weight_copy import (
     TENSOR_ALIGNMENT,
     weight_copy,
 )
-from embed_nb.errors import InvalidInputError
 
 TEXTS = ["the cat sits on the mat", "a dog eats food", "python code and data science"]
 BF16 = gguf.GGMLQuantizationType.BF16
@@ -204,24 +202,6 @@ def test_quantised_and_as_is_files_load_the_same_for_both_precisions(
         )
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"precision": "quick"}, "precision must be one of exact, fast, not 'quick'"),
-        ({"precision": None}, "precision must be one of"),
-        ({"precision": 1}, "precision must be one of"),
-        ({"precision": "fast", "upcast": True}, "contradict each other"),
-    ],
-)
-def test_bad_precisions_are_one_line_errors(
-    f16_bert: Path, options: dict[str, object], message: str
-) -> None:
-    with pytest.raises(InvalidInputError, match=message) as caught:
-        LocalModel(f16_bert, **options)  # type: ignore[arg-type]
-    assert "\n" not in str(caught.value)
-    with pytest.raises(InvalidInputError, match=message):
-        embed_nb.load_model(f16_bert, **options)
-
-
+# Bad precision values are among tests/engine/test_load_options.py's one-line errors.
 # The real default model's fast-vs-exact bar is in tests/integration/test_fidelity.py, on the
 # fidelity corpus.

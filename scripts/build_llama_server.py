@@ -126,7 +126,7 @@ def download_sdist(version: str, dest: Path) -> Path:
 def unpack_llama_cpp(sdist: Path, dest: Path) -> Path:
     """Unpack ``sdist`` into ``dest`` and return its ``vendor/llama.cpp`` directory."""
     with tarfile.open(sdist) as archive:
-        archive.extractall(dest, filter="data")
+        llama_build.safe_extract(archive, dest)
     roots = [p for p in dest.iterdir() if p.is_dir()]
     for root in roots:
         source = root / "vendor" / "llama.cpp"

@@ -17,11 +17,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import llama_build
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The H200's architecture: one architecture compiles several times faster than CUDA's list.
 CUDA_ARCH = "90"
-LLAMA_VERSION = "0.3.36"
+LLAMA_VERSION = llama_build.VERSION
 #: The files of a HF BERT checkpoint that its tokenizer and shape come from (no weights).
 TOKENIZER_FILES = (
     "config.json",
@@ -240,7 +242,7 @@ def prune_sdist(source: Path, dest: Path) -> Path:
     """Repack a llama-cpp-python sdist without :data:`SDIST_PRUNE` (what no build reads)."""
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(source) as tar:
-            tar.extractall(tmp, filter="data")
+            llama_build.safe_extract(tar, tmp)
         (top,) = Path(tmp).iterdir()
         for part in SDIST_PRUNE:
             target = top / part

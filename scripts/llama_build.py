@@ -37,6 +37,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.parse
@@ -76,6 +77,21 @@ LIB_DIRS: tuple[str, ...] = (
 
 class BuildError(Exception):
     """Something the user must install or change; the message is one line that says what."""
+
+
+def safe_extract(archive: tarfile.TarFile, dest: str | Path) -> None:
+    """Unpack an sdist, refusing members that would land outside ``dest`` or are links or
+    devices. tarfile's ``filter="data"`` does this from Python 3.11.4 (and 3.8.17, 3.9.17,
+    3.10.12) on; Debian 12's Python 3.11.2 lacks it, so older ones get the same rules here."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(dest, filter="data")
+        return
+    root = Path(dest).resolve()
+    for member in archive.getmembers():
+        target = (root / member.name).resolve()
+        if root not in (target, *target.parents) or not (member.isfile() or member.isdir()):
+            raise BuildError(f"refusing {member.name!r} in {archive.name}: not a plain file")
+    archive.extractall(root)  # every member checked above
 
 
 def cpu_cmake_args(profile: str) -> list[str]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -363,3 +365,28 @@ def test_make_says_which_package_gives_venv(tmp_path: Path) -> None:
         "error: python3 cannot make a venv: install python3-venv (apt-get install python3-venv)"
     ]
     assert not (project / ".venv").exists()
+
+
+@pytest.mark.parametrize("data_filter", [True, False], ids=["tarfile-filter", "python<3.11.4"])
+def test_sdists_unpack_safely_on_every_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_filter: bool
+) -> None:
+    """Debian 12's Python 3.11.2 has no ``filter="data"``: the fallback keeps the same rules."""
+    if not data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz") as archive:
+        member = tarfile.TarInfo("pkg/vendor/file.txt")
+        member.size = 2
+        archive.addfile(member, io.BytesIO(b"ok"))
+    with tarfile.open(good) as archive:
+        lb.safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "pkg" / "vendor" / "file.txt").read_text() == "ok"
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as archive:
+        member = tarfile.TarInfo("../escaped.txt")
+        member.size = 2
+        archive.addfile(member, io.BytesIO(b"no"))
+    with tarfile.open(evil) as archive, pytest.raises((lb.BuildError, tarfile.TarError)):
+        lb.safe_extract(archive, tmp_path / "out2")
+    assert not (tmp_path / "escaped.txt").exists()

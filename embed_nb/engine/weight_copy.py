@@ -3,8 +3,9 @@
 ggml's CPU matrix product on f16 weights converts every weight to f32 inside its inner loop
 (and the activations to f16 first). For a small embedding model on a CPU:
 
-- f32 weights are faster (about 1.25x for all-MiniLM-L6-v2 here) and closer to the checkpoint:
-  the ``exact`` precision's copy of an f16/bf16 file.
+- f32 weights are closer to the checkpoint and were faster on the Xeon this was first measured
+  on (about 1.25x for all-MiniLM-L6-v2; on a Zen 4 the f16 file runs about 10% faster, see
+  docs/performance.md): the ``exact`` precision's copy of an f16/bf16 file.
 - bf16 weight matrices are faster still on a CPU with bf16 dot products (AVX512_BF16: about
   1.6x the f32 copy for MiniLM on a Zen 4, min cosine 0.99997 to it): the ``fast`` precision's
   copy of an f16/bf16/f32 file. Only 2-D weight matrices become bf16; the embedding tables

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from mounts import small_tmpfs
+from signals import default_sigint
 
 import embed_nb
 from embed_nb import cache as cache_module
@@ -380,6 +381,7 @@ def test_dense_ctrl_c_during_writes_never_moves_the_file_aside(tmp_path: Path) -
         [sys.executable, "-c", _INTERRUPTED_WRITER, str(path), str(stop), str(log)],
         stdout=subprocess.PIPE,
         env=_ENV,
+        preexec_fn=default_sigint,
     )
     other_kernel = EmbeddingCache(path)
     try:

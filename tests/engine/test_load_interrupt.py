@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from signals import default_sigint
+
 CHILD = """
 import sys, time
 from embed_nb.engine import LocalModel
@@ -41,6 +43,7 @@ def test_sigint_during_load_always_raises(default_model_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=default_sigint,
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"

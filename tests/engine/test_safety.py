@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from signals import default_sigint
 
 from embed_nb import EmbedNbError, InputTooLongError, InvalidInputError, ModelClosedError
 from embed_nb.engine import LocalModel
@@ -185,7 +186,11 @@ vector = np.asarray(model.embed("still here"))
 print("usable", vector.shape, bool(np.isfinite(vector).all()))
 """
     run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=default_sigint,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "interrupted" in run.stdout

@@ -18,9 +18,10 @@ import signal
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
+
+from .warn import warn
 
 __all__ = ["BUSY_TIMEOUT_MS", "CacheWarning", "SqliteFile"]
 
@@ -300,7 +301,7 @@ class SqliteFile:
         if kind in self._warned and not always:
             return
         self._warned.add(kind)
-        warnings.warn(f"embed_nb: {message}", CacheWarning, stacklevel=5)
+        warn(f"embed_nb: {message}", CacheWarning)
 
     def _writable(self) -> sqlite3.Connection | None:
         if time.monotonic() < self._writes_off_until:

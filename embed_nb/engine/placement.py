@@ -11,10 +11,10 @@ and the model loads on the CPU.
 from __future__ import annotations
 
 import threading
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from ..warn import warn
 from . import native
 
 __all__ = ["CpuOnlyBuildWarning", "Placement", "gpu_layers_to_ask", "placement"]
@@ -58,12 +58,11 @@ def _warn_cpu_only(requested: int) -> None:
             return
         _warned = True
     asked = "every layer" if requested < 0 else f"{requested} layer(s)"
-    warnings.warn(
+    warn(
         f"embed_nb: n_gpu_layers asks for {asked} on a GPU, but this llama.cpp build has no GPU "
         f"it can offload to (CPU-only, or no GPU visible); the model runs on the CPU. "
         + GPU_BUILD_HINT,
         CpuOnlyBuildWarning,
-        stacklevel=4,
     )
 
 

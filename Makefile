@@ -70,10 +70,10 @@ test: setup lint
 	$(PY) scripts/build_llama_server.py --gpu $(GPU)
 	$(PY) -m pytest -q -rs
 
-# The bench extra brings sentence-transformers and torch for throughput's reference rows; they
-# are never runtime dependencies.
-bench: setup
-	$(PIP) install -e ".[bench]"
+# throughput's sentence-transformers rows need the bench extra, never a runtime dependency:
+# install torch first (the CPU build, or pip pulls a CUDA one of several GB), then
+# `.venv/bin/pip install -e ".[bench]"`. Without it those rows say "not run".
+bench: venv
 	$(PY) bench/throughput.py
 	$(PY) bench/latency.py
 	$(PY) bench/remote.py

@@ -37,8 +37,9 @@ from .fingerprint import file_digest, file_fingerprint
 from .gguf_check import check_gguf
 from .info import ModelInfo, file_type_name
 from .inputs import as_text_list, rerank_inputs, utf8
+from .memory import check_context_buffers
 from .normalize import POOLING_NAMES
-from .options import LoadOptions, LocalOptions, check_memory
+from .options import LoadOptions, LocalOptions
 from .placement import Placement, gpu_layers_to_ask, placement
 from .precision import describe_precision, plan_weights
 from .probe import verified_plan
@@ -231,7 +232,16 @@ class LocalModel:
         n_threads = options.n_threads
         wanted = options.n_contexts or min(n_threads, defaults.max_contexts)
         n_contexts = max(1, min(wanted, n_threads))
-        self._check_buffers(n_ctx, n_ubatch, n_contexts, options.flash_attn)
+        # Only causal models keep a KV cache; encoders say attention.causal = false.
+        causal = native.meta_string(model, f"{self.architecture}.attention.causal")
+        check_context_buffers(
+            model,
+            kv_cache=causal != "false" and self.architecture not in ABSOLUTE_POSITION_ARCHS,
+            n_ctx=n_ctx,
+            n_ubatch=n_ubatch,
+            n_contexts=n_contexts,
+            flash_attn=options.flash_attn,
+        )
         settings = ContextSettings(
             n_ctx,
             n_ubatch,
@@ -289,26 +299,6 @@ class LocalModel:
             flash_attn=first.flash_attn,
             n_ubatch=n_ubatch,
             fingerprint=self.fingerprint,
-        )
-
-    def _check_buffers(self, n_ctx: int, n_ubatch: int, n_contexts: int, flash_attn: str) -> None:
-        """Refuse contexts whose KV caches (f32, decoders) and attention scratch (without
-        flash attention) would not fit in memory, before llama.cpp allocates and aborts."""
-        ll = native.lib()
-        model = self._native.model
-        n_layer = max(0, ll.llama_model_n_layer(model))
-        n_head = max(1, ll.llama_model_n_head(model))
-        n_head_kv = max(0, ll.llama_model_n_head_kv(model))
-        n_embd = max(1, ll.llama_model_n_embd(model))
-        # Only causal models keep a KV cache; encoders say attention.causal = false.
-        causal = native.meta_string(model, f"{self.architecture}.attention.causal")
-        kv = 0
-        if causal != "false" and self.architecture not in ABSOLUTE_POSITION_ARCHS:
-            kv = 2 * n_layer * n_ctx * (n_embd // n_head) * n_head_kv * 4
-        scratch = n_ubatch * n_ubatch * n_head * 4 if flash_attn == "off" else 0
-        check_memory(
-            n_contexts * (kv + scratch),
-            f"n_ctx={n_ctx} with {n_contexts} context(s)",
         )
 
     # --- public API ----------------------------------------------------------------------

@@ -4,8 +4,8 @@ llama.cpp takes most of them as ``uint32_t`` or ``int32_t``: a larger Python int
 ctypes (``n_ctx=2**32 + 8`` becomes 8, or a huge decoder KV cache that aborts). And each
 context costs memory: ``n_threads=10**6`` used to make a million contexts. Every option is
 checked for type and range here, with one-line :class:`InvalidInputError` messages; the
-checks that need the model (its training context, its KV cache size) are in
-:func:`check_memory`.
+checks that need the model are where it is loaded: its training context in
+:mod:`.model`, its KV cache and attention scratch in :mod:`.memory`.
 
 :class:`LocalOptions` is what a user gives (one name per option, the form
 ``LocalModel(path, **options)``, ``load_model``, ``%embed_model load`` and ``embed-nb`` all
@@ -31,8 +31,6 @@ THREADS_PER_CORE = 4
 # Each context holds its own compute buffers (about 33 MB for MiniLM); past a few dozen they
 # only cost memory, since each already gets a share of the threads.
 MAX_CONTEXTS = 32
-# The share of available memory one model's KV caches and attention scratch may take.
-MEMORY_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -209,28 +207,3 @@ def default_threads() -> int:
 
 def max_threads() -> int:
     return min(MAX_THREADS, max(THREADS_PER_CORE * (os.cpu_count() or 1), 4))
-
-
-def available_memory() -> int | None:
-    """Bytes the kernel says a new allocation can get (MemAvailable), None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(needed: int, what: str) -> None:
-    """Refuse a configuration whose buffers alone would take most of the free memory."""
-    free = available_memory()
-    if free is not None and needed > MEMORY_SHARE * free:
-        raise InvalidInputError(
-            f"{what} needs about {needed / 2**30:.1f} GiB, more than the "
-            f"{free / 2**30:.1f} GiB of free memory allows; use a smaller n_ctx or n_contexts"
-        )

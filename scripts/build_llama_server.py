@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -84,8 +83,8 @@ def bin_dir(version: str | None = None, gpu: str | None = None) -> Path:
     gpu = gpu or default_gpu()
     if gpu == "none":
         return cache_dir() / "llama.cpp" / version
-    digest = hashlib.sha256("\n".join(cmake_options(gpu)).encode()).hexdigest()[:12]
-    return cache_dir() / "llama.cpp" / f"{version}-{gpu}-{digest}"
+    # The same key as the engine's wheels (flags, and for native builds the CPU), GPU named.
+    return cache_dir() / "llama.cpp" / llama_build.build_key(version, cmake_options(gpu), gpu)
 
 
 def is_built(directory: Path) -> bool:

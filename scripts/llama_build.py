@@ -218,11 +218,13 @@ def cpu_fingerprint() -> str:
     return "\n".join(parts)
 
 
-def build_key(version: str, args: list[str]) -> str:
-    """``<version>-<hash>``: the cache folder name for a build of ``version`` with ``args``."""
+def build_key(version: str, args: list[str], tag: str = "") -> str:
+    """``<version>[-<tag>]-<hash>``: the cache folder name for a build of ``version`` with
+    ``args`` (``tag`` names it for people, e.g. the GPU)."""
     native = "-DGGML_NATIVE=OFF" not in args
     text = "\n".join([*args, cpu_fingerprint() if native else ""])
-    return f"{version}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return "-".join([version, *([tag] if tag else []), digest])
 
 
 def cache_root(env: dict[str, str] | None = None) -> Path:

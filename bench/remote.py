@@ -194,9 +194,9 @@ def main() -> None:
 def _engine_f32_copy(path: str) -> str:
     """The f32 copy of the weights that the engine itself loads on the CPU."""
     from embed_nb.engine.model import file_fingerprint
-    from embed_nb.engine.upcast import upcast_target
+    from embed_nb.engine.weight_copy import weight_copy
 
-    copy = upcast_target(Path(path), file_fingerprint(Path(path)))
+    copy = weight_copy(Path(path), file_fingerprint(Path(path)), "f32").path
     return str(copy or path)
 
 

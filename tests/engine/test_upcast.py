@@ -13,7 +13,7 @@ import pytest
 import tiny_models
 
 import embed_nb
-from embed_nb.engine.upcast import SOURCE_FILE_TYPE_KEY, TENSOR_ALIGNMENT, upcast_target
+from embed_nb.engine.weight_copy import SOURCE_FILE_TYPE_KEY, TENSOR_ALIGNMENT, weight_copy
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def f16_bert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_copy_is_f32_aligned_and_remembers_its_source(f16_bert: Path) -> None:
-    copy = upcast_target(f16_bert, "abc")
+    copy = weight_copy(f16_bert, "abc", "f32").path
     assert copy is not None and copy.exists()
     reader = gguf.GGUFReader(copy)
     assert {t.tensor_type for t in reader.tensors} == {gguf.GGMLQuantizationType.F32}
@@ -35,7 +35,7 @@ def test_the_copy_is_f32_aligned_and_remembers_its_source(f16_bert: Path) -> Non
     assert all(t.data_offset % TENSOR_ALIGNMENT == 0 for t in reader.tensors)
     # Made once: a second call reuses the file.
     stamp = copy.stat().st_mtime_ns
-    assert upcast_target(f16_bert, "abc") == copy and copy.stat().st_mtime_ns == stamp
+    assert weight_copy(f16_bert, "abc", "f32").path == copy and copy.stat().st_mtime_ns == stamp
 
 
 def test_upcast_model_embeds_like_the_f16_file(f16_bert: Path) -> None:
@@ -51,7 +51,7 @@ def test_upcast_model_embeds_like_the_f16_file(f16_bert: Path) -> None:
 
 
 def test_a_new_copy_removes_only_this_files_copies_unused_for_a_week(f16_bert: Path) -> None:
-    first = upcast_target(f16_bert, "0" * 16)
+    first = weight_copy(f16_bert, "0" * 16, "f32").path
     assert first is not None
     older_format = first.with_name(f"{f16_bert.stem}-{'1' * 16}-f32.v2.gguf")
     recent = first.with_name(f"{f16_bert.stem}-{'3' * 16}-f32.v3.gguf")
@@ -61,7 +61,7 @@ def test_a_new_copy_removes_only_this_files_copies_unused_for_a_week(f16_bert: P
     week_ago = time.time() - 8 * 24 * 3600
     for path in (first, older_format, other_model):
         os.utime(path, (week_ago, week_ago))
-    second = upcast_target(f16_bert, "f" * 16)  # the file's content changed
+    second = weight_copy(f16_bert, "f" * 16, "f32").path  # the file's content changed
     assert second is not None and second.exists()
     assert not first.exists() and not older_format.exists()
     # Used this week (another environment's kernel may be loading it), or another model's.
@@ -69,12 +69,12 @@ def test_a_new_copy_removes_only_this_files_copies_unused_for_a_week(f16_bert: P
 
 
 def test_reusing_a_copy_marks_it_used(f16_bert: Path) -> None:
-    copy = upcast_target(f16_bert, "a" * 16)
+    copy = weight_copy(f16_bert, "a" * 16, "f32").path
     assert copy is not None
     week_ago = time.time() - 8 * 24 * 3600
     os.utime(copy, (week_ago, week_ago))
     mtime = copy.stat().st_mtime_ns
-    assert upcast_target(f16_bert, "a" * 16) == copy
+    assert weight_copy(f16_bert, "a" * 16, "f32").path == copy
     assert time.time() - copy.stat().st_atime < 60  # used now: safe from pruning
     assert copy.stat().st_mtime_ns == mtime  # its identity (and fingerprint memo) unchanged
 
@@ -89,4 +89,4 @@ def test_no_copy_when_the_cache_cannot_be_written(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(embed_nb.convert, "write_gguf_atomically", full_disk)
-    assert upcast_target(f16_bert, "b" * 16) is None
+    assert weight_copy(f16_bert, "b" * 16, "f32").path is None

@@ -20,7 +20,7 @@ from embed_nb.datasets import short_texts
 from embed_nb.engine import LocalModel
 from embed_nb.engine.model import file_fingerprint
 from embed_nb.engine.remote import RemoteModel
-from embed_nb.engine.upcast import upcast_target
+from embed_nb.engine.weight_copy import weight_copy
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_the_real_model_matches_the_server_on_the_same_weights(
 ) -> None:
     path = default_model_path
     if weights == "engine-f32":
-        served_path = upcast_target(path, file_fingerprint(path))
+        served_path = weight_copy(path, file_fingerprint(path), "f32").path
         if served_path is None:
             pytest.skip("the engine does not upcast this model")
         local = LocalModel(path, flash_attn=flash_attn)

@@ -68,7 +68,7 @@ def worker(device: str, paths: dict[str, str], n_texts: int, repeats: int, out: 
     from embed_nb.engine import LocalModel, native
 
     report: dict[str, Any] = {"device": device, "models": paths, "cases": {}}
-    gpu = bool(native.lib().llama_supports_gpu_offload())
+    gpu = native.supports_gpu_offload()
     report["gpu_backend"] = gpu
     write_json(out / f"{device}.json", report)
     if device == "gpu" and not gpu:

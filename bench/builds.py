@@ -22,7 +22,7 @@ import zipfile
 from argparse import Namespace
 from pathlib import Path
 
-from _common import corpus, model_path, parser
+from _common import best_seconds, corpus, model_path, parser
 
 CONFIGS = {
     "exact": {"precision": "exact"},
@@ -95,8 +95,6 @@ def _measure(libs: Path, model: str, args: Namespace) -> tuple[dict[str, float],
 
 def _child(model: str, n_texts: int, threads: int) -> None:
     """One build: every config, the best of two passes each, as one JSON line."""
-    import time
-
     import llama_cpp
 
     from embed_nb.engine import LocalModel
@@ -106,12 +104,7 @@ def _child(model: str, n_texts: int, threads: int) -> None:
     for name, options in CONFIGS.items():
         with LocalModel(model, n_threads=threads, **options) as engine:  # type: ignore[arg-type]
             engine.embed(texts[:64])
-            seconds = []
-            for _ in range(2):
-                start = time.perf_counter()
-                engine.embed(texts)
-                seconds.append(time.perf_counter() - start)
-        rates[name] = n_texts / min(seconds)
+            rates[name] = n_texts / best_seconds(lambda: engine.embed(texts), 2)
     system = llama_cpp.llama_print_system_info().decode().strip(" |")
     print(json.dumps({"rates": rates, "system": system}))
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import build_llama_server
 import llama_build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,7 +212,8 @@ def install_carried_wheels(python: str, folder: Path) -> None:
     importlib.invalidate_caches()
 
 
-def _pip_download(dest: Path, requirement: str, py312: bool) -> None:
+def _download_py312_wheel(dest: Path, requirement: str) -> None:
+    """A pure-Python wheel for the device machine's Python 3.12."""
     command = [
         sys.executable,
         "-m",
@@ -222,19 +224,14 @@ def _pip_download(dest: Path, requirement: str, py312: bool) -> None:
         "--no-deps",
         "-d",
         str(dest),
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "py",
+        "--platform",
+        "any",
     ]
-    if py312:
-        command += [
-            "--only-binary=:all:",
-            "--python-version",
-            "3.12",
-            "--implementation",
-            "py",
-            "--platform",
-            "any",
-        ]
-    else:
-        command += ["--no-binary", ":all:"]
     subprocess.run([*command, requirement], check=True)
 
 
@@ -266,8 +263,7 @@ def prepare(folder: Path, sdist: Path | None) -> int:
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
         if sdist is None:
-            _pip_download(Path(tmp), f"llama-cpp-python=={LLAMA_VERSION}", py312=False)
-            (sdist,) = Path(tmp).glob("llama_cpp_python-*.tar.gz")
+            sdist = build_llama_server.download_sdist(LLAMA_VERSION, Path(tmp))
         pruned = prune_sdist(sdist, folder)
     print(f"[prepare] {pruned.name}: {pruned.stat().st_size / 2**20:.1f} MiB", file=sys.stderr)
     for sub, names in (("wheels", RUNTIME_WHEELS), ("build-wheels", BUILD_WHEELS)):
@@ -276,7 +272,7 @@ def prepare(folder: Path, sdist: Path | None) -> int:
         target.mkdir()
         for name in names:
             version = _installed_version(name) if sub == "wheels" else None
-            _pip_download(target, f"{name}=={version}" if version else name, py312=True)
+            _download_py312_wheel(target, f"{name}=={version}" if version else name)
     model_dir = folder / "minilm"
     shutil.rmtree(model_dir, ignore_errors=True)
     model_dir.mkdir()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@cache
 def build_script() -> ModuleType:
     """scripts/build_llama_server.py as a module (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location(

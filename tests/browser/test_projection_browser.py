@@ -30,27 +30,26 @@ def _stage_point(page: Any, index: int) -> tuple[float, float]:
     return stage["x"] + px, stage["y"] + py
 
 
-def _clear_spot(page: Any, index: int, n: int) -> tuple[float, float]:
-    """Page coordinates on point ``index``, nudged (up to 2 px) away from its nearest other
-    point, so that the pointer picks this point even where a neighbour nearly covers it."""
-    stage = page.locator(".enb-proj-stage").bounding_box()
-    px, py = page.evaluate(
-        """([i, n]) => {
-            const enb = document.querySelector('.enb-proj').enb;
-            const [px, py] = enb.pixel(i);
-            let best = Infinity, dx = 0, dy = 0;
-            for (let j = 0; j < n; j++) {
-                if (j === i) continue;
-                const [qx, qy] = enb.pixel(j);
-                const d = Math.hypot(qx - px, qy - py);
-                if (d < best) { best = d; dx = px - qx; dy = py - qy; }
-            }
-            if (best > 6 || best === 0) return [px, py];
-            return [px + 2 * dx / best, py + 2 * dy / best];
-        }""",
-        [index, n],
+def _loneliest_point(page: Any, n: int) -> int:
+    """The point drawn farthest from every other one: the pointer can only pick that one."""
+    return int(
+        page.evaluate(
+            """(n) => {
+                const enb = document.querySelector('.enb-proj').enb;
+                const at = Array.from({length: n}, (_, i) => enb.pixel(i));
+                let lone = 0, widest = -1;
+                at.forEach(([px, py], i) => {
+                    let nearest = Infinity;
+                    at.forEach(([qx, qy], j) => {
+                        if (j !== i) nearest = Math.min(nearest, Math.hypot(qx - px, qy - py));
+                    });
+                    if (nearest > widest) { widest = nearest; lone = i; }
+                });
+                return lone;
+            }""",
+            n,
+        )
     )
-    return stage["x"] + px, stage["y"] + py
 
 
 def test_projection_view_end_to_end(notebook: Any) -> None:
@@ -68,23 +67,33 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     shot = nb.screenshot(root, "projection-view.png")
     assert nonblank_pixels(page, shot.read_bytes()) > 5_000
 
-    # Hover: the text is fetched from the kernel and shown, escaped.
+    # Hover with the mouse: the text is fetched from the kernel and shown. The point is the
+    # loneliest one, because where two points share a pixel the pointer may pick either.
     n = nb.eval("w.n_points")
-    evil = n - 1
+    lone = _loneliest_point(page, n)
+    lone_text = nb.eval(f"w.texts[{lone}][:20]")
     tip = page.locator(".enb-proj .enb-tip")
     for attempt in range(3):  # approach the point as a mouse does, a few steps at a time
-        x, y = _clear_spot(page, evil, n)
+        x, y = _stage_point(page, lone)
         page.mouse.move(x - 25, y - 25)
         page.mouse.move(x, y, steps=6)
         try:
-            tip.get_by_text("onerror", exact=False).wait_for(timeout=5_000)
+            page.wait_for_selector(f'.enb-proj[data-hovered="{lone}"]', timeout=5_000)
             break
         except Exception:
             if attempt == 2:
                 nb.screenshot(root, "projection-hover-failed.png")
                 raise
+    assert lone_text in tip.inner_text()
+    page.mouse.move(0, 0)
+
+    # The hostile text, hovered through the scatterplot's own hover event, is shown escaped.
+    evil = n - 1
+    page.evaluate("(i) => document.querySelector('.enb-proj').enb.scatterplot.hover(i)", evil)
+    tip.get_by_text("onerror", exact=False).wait_for(timeout=5_000)
     assert page.locator(".enb-proj .enb-tip img, .enb-proj .enb-tip script").count() == 0
     assert page.evaluate("window.__enb_pwned") is None
+    page.evaluate("() => document.querySelector('.enb-proj').enb.scatterplot.hover(-1)")
 
     # Click a point: the kernel computes its neighbours, the view lists them.
     page.mouse.move(0, 0)

@@ -85,6 +85,7 @@ def embed(
     progress: ProgressArg = None,
     column: str | None = None,
     tokens: bool = False,
+    cluster: object = None,
 ) -> Embeddings:
     """Embed texts with a model, through the cache.
 
@@ -105,6 +106,11 @@ def embed(
         column: the text column when ``texts`` is a DataFrame.
         tokens: per-token vectors (pooling ``none``): the current model is loaded a second time
             with pooling none if it pools otherwise.
+        cluster: run the texts the cache lacks on a Dask cluster (the ``dask`` extra): a
+            ``distributed.Client``, a cluster object, a scheduler address such as
+            ``"tcp://host:8786"``, or True for the notebook's default client. Workers load
+            their own copy of the model (see :mod:`embed_nb.distributed`); the result is the
+            same as in the kernel.
 
     Raises:
         KeyboardInterrupt: stops between decodes; parts already done stay in the cache (the
@@ -133,6 +139,7 @@ def embed(
         single=single,
         index=index,
         part=JOB_PART,  # read at call time: api.JOB_PART may be changed
+        cluster=cluster,
     )
 
 
@@ -259,6 +266,7 @@ def search(
     cache: CacheArg = True,
     progress: ProgressArg = None,
     column: str | None = None,
+    cluster: object = None,
 ) -> SearchResult:
     """The ``k`` documents of ``corpus`` most similar to ``query`` (cosine), best first.
 
@@ -266,6 +274,8 @@ def search(
     once and then found in the cache on later searches, or an :class:`Embeddings` made earlier.
     The query is then embedded the way the corpus was: with the model that made it (which must
     be loaded, with the same pooling) and the same ``normalize``, ``truncate`` and ``chunk``.
+    ``cluster`` embeds the corpus on a Dask cluster, as in :func:`embed`; the query is
+    embedded in the kernel.
 
     Raises:
         InvalidInputError: a reranker or a per-token model, or an Embeddings corpus that the
@@ -296,6 +306,7 @@ def search(
             progress=progress,
             index=index,
             part=JOB_PART,
+            cluster=cluster,
         )
     matrix = checked_matrix(documents, "the corpus").astype(np.float64)
     query_vector = np.asarray(

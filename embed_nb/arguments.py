@@ -229,6 +229,7 @@ def embedded_vectors(
     cache: CacheArg = True,
     *,
     part: int = JOB_PART,
+    cluster: object = None,
 ) -> tuple[np.ndarray, list[str], str | None]:
     """``(float32 (n, d) matrix, labels, model name)`` for embeddings, an array, or texts
     (embedded with the model, which must give embeddings, not reranker scores)."""
@@ -247,6 +248,7 @@ def embedded_vectors(
         single=single,
         index=index,
         part=part,
+        cluster=cluster,
     )
     return checked_matrix(embedded, what), list(embedded.texts), embedded.model
 

@@ -7,6 +7,7 @@ can catch the whole family, and the magics can show it as one line instead of a 
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "EmbedNbError",
     "FileAccessError",
     "InputTooLongError",
@@ -38,6 +39,9 @@ class InputTooLongError(InvalidInputError):
             "pass truncate=True to cut it or chunk=True to embed it in windows"
         )
 
+    def __reduce__(self) -> tuple[type, tuple[int, int, int]]:  # raised on a Dask worker
+        return type(self), (self.index, self.n_tokens, self.limit)
+
 
 class ModelNotFoundError(EmbedNbError, FileNotFoundError):
     """The model source names no file, repository or known model."""
@@ -66,9 +70,17 @@ class RemoteError(EmbedNbError):
         self.status = status
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:  # raised on a Dask worker
+        return type(self), (str(self), self.status)
+
 
 class FileAccessError(EmbedNbError, OSError):
     """A file could not be read or written (missing directory, no permission, full disk...).
 
     It is also an :class:`OSError`, so code that already catches those keeps working.
     """
+
+
+class ClusterError(EmbedNbError):
+    """A Dask cluster could not run a job: no scheduler answers, a worker's model differs
+    from the kernel's, or an input crashed the worker processes."""

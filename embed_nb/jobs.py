@@ -7,6 +7,8 @@ cached as soon as it is done, so an interrupt keeps the finished parts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +16,12 @@ import numpy as np
 
 from .cache import EmbeddingCache, Entry, cache_key
 from .engine.protocol import EmbeddingModel
-from .errors import InputTooLongError, InvalidInputError
+from .errors import EmbedNbError, InputTooLongError, InvalidInputError
 from .progress import Progress, ProgressArg
 from .request import EmbedRequest
 from .results import Embeddings
 
-__all__ = ["JOB_PART", "embed_job"]
+__all__ = ["JOB_PART", "PartDone", "PartFailed", "PartRunner", "embed_job", "run_in_kernel"]
 
 #: Texts per engine call in a long job; each part is cached as soon as it finishes.
 JOB_PART = 256
@@ -45,16 +47,22 @@ def embed_job(
     single: bool = False,
     index: Any = None,
     part: int = JOB_PART,
+    cluster: Any = None,
 ) -> Embeddings:
-    """Embed ``items`` with ``model`` through ``store`` (None: no cache), in parts of ``part``.
+    """Embed ``items`` with ``model`` through ``store`` (None: no cache), in parts of ``part``,
+    in the kernel or (``cluster``: a Dask client, cluster or address) on a Dask cluster.
 
     Raises:
         KeyboardInterrupt: between decodes; parts already done stay in the cache (the
             exception carries a note saying how many) and the model stays usable.
     """
     request = request.for_pooling(model.pooling)
+    runner = _runner(model, cluster)
     plan = _plan(model, items, request, store)
-    computed = _run(model, items, request, plan.todo, store, progress, part)
+    # Parts of ``part`` texts where each is cached (or sent to a worker) as it finishes;
+    # without either, one engine call does it fastest.
+    size = part if store is not None or cluster is not None else max(len(plan.todo), 1)
+    computed = _run(runner, items, request, plan.todo, store, progress, size)
 
     def lookup(key: str) -> tuple[np.ndarray, int]:
         entry = plan.found.get(key)
@@ -77,6 +85,14 @@ def embed_job(
     )
 
 
+def _runner(model: EmbeddingModel, cluster: Any) -> PartRunner:
+    if cluster is None:
+        return run_in_kernel(model)
+    from .distributed import cluster_runner  # late: Dask is an optional extra
+
+    return cluster_runner(model, cluster)
+
+
 def _plan(
     model: EmbeddingModel, items: list[str], request: EmbedRequest, store: EmbeddingCache | None
 ) -> _Plan:
@@ -95,50 +111,99 @@ def _plan(
     return _Plan(keys, found, todo)
 
 
+@dataclass
+class PartDone:
+    """One finished part of a job: a vector (or per-token matrix) and a token count per text."""
+
+    number: int
+    rows: np.ndarray | Sequence[np.ndarray]
+    token_counts: list[int]
+
+
+class PartFailed(Exception):
+    """A part of a job failed: ``cause`` is what to raise, ``position`` the text within the
+    part it names (None: the cause numbers texts within the part itself, or names none)."""
+
+    def __init__(self, number: int, cause: BaseException, position: int | None = None) -> None:
+        super().__init__(number, cause, position)
+        self.number, self.cause, self.position = number, cause, position
+
+
+#: Runs a job's parts (lists of texts) and yields each as it finishes, in any order; a
+#: failure is raised as :class:`PartFailed`. The in-kernel runner is :func:`run_in_kernel`;
+#: :mod:`embed_nb.distributed` has the cluster's.
+PartRunner = Callable[[list[list[str]], EmbedRequest, Progress], Generator[PartDone]]
+
+
+def run_in_kernel(model: EmbeddingModel) -> PartRunner:
+    """Parts one after the other on ``model``, in the kernel."""
+
+    def run(parts: list[list[str]], request: EmbedRequest, bar: Progress) -> Generator[PartDone]:
+        options = request.options()
+        offset = 0
+        for number, texts in enumerate(parts):
+            try:
+                result = model.embed(texts, progress=bar.callback(offset, len(texts)), **options)
+            except InvalidInputError as error:
+                raise PartFailed(number, error) from None
+            rows = result.vectors if result.vectors is not None else result.token_vectors
+            assert rows is not None
+            yield PartDone(number, rows, list(result.token_counts))
+            offset += len(texts)
+
+    return run
+
+
 def _run(
-    model: EmbeddingModel,
+    runner: PartRunner,
     items: list[str],
     request: EmbedRequest,
     todo: list[tuple[str, int]],
     store: EmbeddingCache | None,
     progress: ProgressArg,
-    part: int,
+    size: int,
 ) -> dict[str, tuple[np.ndarray, int]]:
-    """One engine call per part of the distinct missing texts, each part cached at once."""
+    """The distinct missing texts in parts of ``size`` (fixed boundaries, whatever runs them),
+    each part cached as soon as it is done."""
     computed: dict[str, tuple[np.ndarray, int]] = {}
-    size = part if store is not None else max(len(todo), 1)
-    options = request.options()
+    batches = [todo[start : start + size] for start in range(0, len(todo), size)]
+    parts = [[items[position] for _, position in batch] for batch in batches]
     with Progress(len(todo), progress) as bar:
-        for start in range(0, len(todo), size):
-            batch = todo[start : start + size]
-            texts = [items[position] for _, position in batch]
-            try:
-                result = model.embed(texts, progress=bar.callback(start, len(batch)), **options)
-            except KeyboardInterrupt as interrupt:
-                interrupt.add_note(
-                    f"embed_nb: interrupted after {start:,} of {len(todo):,} texts to embed; "
-                    "those are cached, so running it again continues from there"
-                    if store is not None and start
-                    else f"embed_nb: interrupted before any of {len(todo):,} texts was done"
-                )
-                raise
-            except InvalidInputError as error:
-                raise _renumbered(error, [position for _, position in batch]) from None
-            rows = result.vectors if result.vectors is not None else result.token_vectors
-            assert rows is not None
-            new = [(key, rows[k], result.token_counts[k]) for k, (key, _) in enumerate(batch)]
-            computed.update((key, (vector, n)) for key, vector, n in new)
-            if store is not None:
-                store.put_many(new)
-            bar.update(start + len(batch))
+        try:
+            with closing(runner(parts, request, bar)) as gathered:  # closed on an interrupt too
+                for done in gathered:
+                    batch = batches[done.number]
+                    new = [
+                        (key, done.rows[k], done.token_counts[k])
+                        for k, (key, _) in enumerate(batch)
+                    ]
+                    computed.update((key, (vector, n)) for key, vector, n in new)
+                    if store is not None:
+                        store.put_many(new)
+                    bar.update(len(computed))
+        except KeyboardInterrupt as interrupt:
+            finished = len(computed)
+            interrupt.add_note(
+                f"embed_nb: interrupted after {finished:,} of {len(todo):,} texts to embed; "
+                "those are cached, so running it again continues from there"
+                if store is not None and finished
+                else f"embed_nb: interrupted before any of {len(todo):,} texts was done"
+            )
+            raise
+        except PartFailed as failed:
+            positions = [position for _, position in batches[failed.number]]
+            raise _renumbered(failed, positions) from None
     return computed
 
 
 _TEXT_NUMBER = re.compile(r"\b(text|input) (\d+)\b")
 
 
-def _renumbered(error: InvalidInputError, positions: list[int]) -> InvalidInputError:
+def _renumbered(failed: PartFailed, positions: list[int]) -> BaseException:
     """The engine numbers texts within one part of the job; say the user's numbers instead."""
+    error = failed.cause
+    if failed.position is not None and isinstance(error, EmbedNbError):
+        return type(error)(f"input {positions[failed.position]}: {error}")
     if isinstance(error, InputTooLongError):
         return InputTooLongError(positions[error.index], error.n_tokens, error.limit)
     if type(error) is not InvalidInputError:

@@ -26,6 +26,7 @@ def project(
     n_components: int = 2,
     random_state: int = 0,
     cache: CacheArg = True,
+    cluster: object = None,
 ) -> Projection:
     """2-D coordinates of vectors: ``"pca"`` (numpy, instant) or ``"umap"`` (needs
     ``umap-learn``). ``embeddings`` is an :class:`Embeddings`, an array, or texts to embed.
@@ -35,7 +36,8 @@ def project(
     the layout that view shows (before it scales the layout to fit its canvas).
 
     ``n_components`` is an integer from 2 to the vectors' dimension; ``labels`` one label per
-    point. ``np.asarray(result)`` gives the ``(n, n_components)`` coordinates.
+    point. ``np.asarray(result)`` gives the ``(n, n_components)`` coordinates. ``cluster``
+    embeds texts on a Dask cluster, as in :func:`~embed_nb.api.embed`.
 
     Raises:
         InvalidInputError: NaN or infinite vectors, fewer than 2 points, a reranker, an
@@ -48,7 +50,7 @@ def project(
         raise InvalidInputError(f"n_components must be an integer, not {n_components!r}")
     random_state = bounded_int(random_state, "random_state", 0, 2**32 - 1)
     matrix, default_labels, model_name = embedded_vectors(
-        embeddings, model, "embeddings", "a map", cache
+        embeddings, model, "embeddings", "a map", cache, cluster=cluster
     )
     n, d = matrix.shape
     if not 2 <= n_components <= d:

@@ -146,6 +146,8 @@ class LocalModel:
             precision=precision,
         )
         self.name = given.name or self.path.stem
+        #: The options it was loaded with, as given (a Dask worker loads its copy from them).
+        self.options = given
         options = given.checked
         self._lock = threading.RLock()
         # -1: llama.cpp offloads every layer that fits; 0 on a CPU-only build.

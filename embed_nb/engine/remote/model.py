@@ -118,6 +118,8 @@ class RemoteModel:
             name=name,
             allow_insecure=allow_insecure,
         )
+        #: The options it was made with, as given (a Dask worker makes its copy from them).
+        self.options = options
         self._dialect = dialect_for(options.kind)
         self.batch_size = options.batch_size
         if transport is not None and not callable(transport):

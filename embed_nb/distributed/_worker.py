@@ -6,6 +6,7 @@ nothing heavy at module level.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import Counter
@@ -30,10 +31,13 @@ _LOCK = threading.Lock()
 
 def worker_model(spec: WorkerSpec) -> EmbeddingModel:
     """This process's copy of the model, loaded once (later tasks find it here)."""
+    # Keyed without the workers per host: a cluster that grew or shrank since the model was
+    # loaded changes the spec's share of cores, not the model, which must not load again.
+    key = dataclasses.replace(spec, workers_per_host=())
     with _LOCK:
-        model = _MODELS.get(spec)
+        model = _MODELS.get(key)
         if model is None or model.closed:
-            model = _MODELS[spec] = _load(spec)
+            model = _MODELS[key] = _load(spec)
             _LOADS[spec.fingerprint] += 1
         return model
 

@@ -39,7 +39,7 @@ def main() -> None:
     model = embed_nb.load_model(model_path(args.model), n_threads=args.threads)
     started = time.perf_counter()
     cluster = LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = Client(cluster)
     up = time.perf_counter() - started

@@ -29,7 +29,7 @@ def dask_cluster() -> Iterator[Any]:
         n_workers=N_WORKERS,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port (None still takes 8787)
         host="127.0.0.1",
         env={CRASH_ENV: CRASH_MARKER},
     )

@@ -12,15 +12,18 @@ Needs the ``dask`` extra: ``pip install 'embed_nb[dask]'``.
 from __future__ import annotations
 
 from ._client import CONNECT_TIMEOUT, dask_client
+from ._parquet import ParquetJob, embed_parquet
 from ._runner import cluster_runner
 from ._spec import WorkerSpec, spec_for
 from ._worker import load_counts
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "ParquetJob",
     "WorkerSpec",
     "cluster_runner",
     "dask_client",
+    "embed_parquet",
     "load_counts",
     "spec_for",
 ]

@@ -25,18 +25,24 @@ N_WORKERS = 2
 
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=N_WORKERS,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # any free port (None still takes 8787)
-        host="127.0.0.1",
-        env={CRASH_ENV: CRASH_MARKER},
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    import dask
+
+    # A LocalCluster closes a worker's nanny for good when, 15 s after one of that worker's
+    # deaths (distributed.deploy.lost-worker-timeout), it finds the worker restarting again:
+    # a crash loop longer than that (the crash tests') would leave it without workers.
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "10 minutes"}):
+        cluster = distributed.LocalCluster(
+            n_workers=N_WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port (None still takes 8787)
+            host="127.0.0.1",
+            env={CRASH_ENV: CRASH_MARKER},
+        )
+        try:
+            yield cluster
+        finally:
+            cluster.close()
 
 
 @pytest.fixture

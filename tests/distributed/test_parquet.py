@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,6 @@ from embed_nb.errors import ClusterError, FileAccessError, InvalidInputError  # 
 
 DIM = 384
 VECTOR_TYPE = pa.list_(pa.float32(), DIM)  # fixed_size_list<float32>[384]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def crashed_workers_come_back() -> Iterator[None]:
-    """A LocalCluster closes a worker's nanny for good when, 15 s after one of that worker's
-    deaths (distributed.deploy.lost-worker-timeout), it finds the worker restarting again: a
-    crash loop longer than that (the crash test's) then leaves the cluster without workers."""
-    import dask
-
-    with dask.config.set({"distributed.deploy.lost-worker-timeout": "10 minutes"}):
-        yield
 
 
 class Corpus:

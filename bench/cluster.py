@@ -1,6 +1,7 @@
 """A Dask cluster's overhead: embed_nb on a LocalCluster against the engine in the kernel.
+(Not named distributed.py: in bench/ that name would shadow the package.)
 
-    python bench/distributed.py [--model PATH] [--texts 2500] [--workers 2] [--repeat 3]
+    python bench/cluster.py [--model PATH] [--texts 2500] [--workers 2] [--repeat 3]
 
 Both embed the same real texts with the same model file; the kernel runs one engine with every
 core, the cluster ``--workers`` worker processes of one thread each (each engine takes its
@@ -12,17 +13,10 @@ vectors. Target: cluster >= 0.85x the kernel's rate.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
-# This file's name would shadow the `distributed` package while bench/ leads sys.path (here
-# and in the worker processes, which inherit it): keep bench/ last, for _common only.
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != BENCH] + [BENCH]
-
-import numpy as np  # noqa: E402
-from _common import best_seconds, corpus, model_path, parser  # noqa: E402
+import numpy as np
+from _common import best_seconds, corpus, model_path, parser
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python bench/parquet.py [--rows 1000000] [--files 20] [--model PATH] [--workers 2]
 
-The input is ``--files`` parquet files of short real texts (numbered, so each row differs).
+The input is ``--files`` parquet files of short texts (numbered, so each row differs).
 Without ``--model`` the texts go through a tiny random BERT (384 wide, 2 layers, from the
 tests' model writer): the point is the pipeline, not the model. Prints the rate against the
 same engine in the kernel on the first file's texts (measured in this run), the kernel's RSS
@@ -24,7 +24,7 @@ sys.path.append(str(HERE.parent / "tests"))  # tiny_models: the tests' GGUF writ
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from _common import corpus, parser  # noqa: E402
+from _common import parser  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -55,18 +55,26 @@ class PeakRss:
         self.peak = max(self.peak, rss_mib())
 
 
-def write_input(folder: Path, rows: int, files: int) -> list[list[str]]:
-    """``files`` parquet files of ``rows`` numbered short texts; returns the first file's."""
-    base = corpus(2000)
+def write_input(folder: Path, rows: int, files: int) -> list[str]:
+    """``files`` parquet files of ``rows`` short texts (5 to 12 words the tiny model knows,
+    and the row's number); returns the first file's texts."""
+    import numpy as np
+    from tiny_models import TINY_WORDS
+
+    rng = np.random.default_rng(0)
+    words = np.array(TINY_WORDS)
     per_file = -(-rows // files)
     first: list[str] = []
     for f in range(files):
         start, stop = f * per_file, min(rows, (f + 1) * per_file)
-        texts = [f"{base[i % len(base)]} (#{i})" for i in range(start, stop)]
+        lengths = rng.integers(5, 13, stop - start)
+        texts = [
+            " ".join(rng.choice(words, n)) + f" {start + k}" for k, n in enumerate(lengths)
+        ]
         table = pa.table({"id": pa.array(range(start, stop), pa.int64()), "text": texts})
         pq.write_table(table, folder / f"in-{f:03d}.parquet")
         if f == 0:
-            first = [texts]
+            first = texts
     return first
 
 
@@ -89,10 +97,10 @@ def main() -> None:
         else:
             from tiny_models import write_tiny_bert
 
-            path = str(write_tiny_bert(folder / "tiny-384.gguf", n_embd=384, n_ff=768))
+            path = str(write_tiny_bert(folder / "tiny-384.gguf", n_embd=384, n_ff=768, n_ctx=512))
         (folder / "in").mkdir()
         started = time.perf_counter()
-        [sample] = write_input(folder / "in", args.rows, args.files)
+        sample = write_input(folder / "in", args.rows, args.files)
         took = time.perf_counter() - started
         print(f"wrote {args.rows:,} rows in {args.files} files: {took:.1f} s")
 

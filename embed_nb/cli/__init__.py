@@ -1,8 +1,12 @@
-"""The ``embed-nb`` command line: ``embed`` (as ``llama-embedding`` does it), ``rerank``, ``info``.
+"""The ``embed-nb`` command line: ``embed`` (as ``llama-embedding`` does it), ``rerank``,
+``parquet`` (on a Dask cluster) and ``info``.
 
 It is a thin front end. Every sub-command parses its arguments, calls :func:`embed_nb.load_model`
 and then ``model.embed``, ``model.rerank`` or ``model.info``, and prints. The engine's results are
-the same numbers the Python API gives; only their printing lives here.
+the same numbers the Python API gives; only their printing lives here. With
+``--cluster ADDRESS``, ``embed`` sends the texts to a Dask cluster's workers through
+:func:`embed_nb.embed` (the same vectors to about 1e-4), and ``parquet`` runs
+:func:`embed_nb.distributed.embed_parquet` there and prints the job's summary.
 
 ``embed-nb embed`` writes what ``llama-embedding`` writes on stdout, byte for byte in structure
 and number formatting (see ``examples/embedding/embedding.cpp`` in llama.cpp):

@@ -1,10 +1,13 @@
-"""Loading the model the flags name, and the ``rerank`` and ``info`` commands."""
+"""Loading the model the flags name, connecting to a Dask scheduler, and the ``rerank`` and
+``info`` commands."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..flags import given_options, local_only_flags
@@ -30,6 +33,27 @@ def load(args: argparse.Namespace, **extra: Any) -> Model:
             f"{local_only_flags(LOAD_OPTIONS[4:])}); a server URL takes none of them"
         )
     return load_model(args.model, **extra, **local)
+
+
+@contextmanager
+def connected(address: str | None) -> Iterator[Any]:
+    """The Dask client for ``--cluster ADDRESS`` (None without it), closed at the end. Made
+    before the (slow) model load: a scheduler that does not answer is a mistake in the
+    command line."""
+    if address is None:
+        yield None
+        return
+    from ..distributed import dask_client
+    from ..errors import ClusterError
+
+    try:
+        client = dask_client(address)
+    except ClusterError as error:
+        raise _UsageError(f"--cluster {address}: {error}") from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def write(text: str) -> None:

@@ -6,13 +6,13 @@ import argparse
 import io
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..files import atomic_write
-from ._commands import load, write
+from ._commands import connected, load, write
 from ._formats import Printed, format_output
 from ._parser import PROG, _UsageError
 from ._texts import gather_texts
@@ -34,12 +34,12 @@ def embed_command(args: argparse.Namespace) -> None:
     if args.output is not None:
         _check_output(args.output)
     pooling = {"pooling": args.pooling} if args.pooling else {}
-    with load(args, **pooling) as model:
+    with connected(args.cluster) as client, load(args, **pooling) as model:
         if model.is_reranker and args.embd_normalize is None:
             # Deliberately unlike llama-embedding: it L2-normalises a lone score to +-1 (or 0),
             # which says nothing; raw scores are what its own CI asks for (-1).
             mode = -1
-        printed = _embed_rows(model, texts, mode, args)
+        printed = _embed_rows(model, texts, mode, args, client)
     if args.output is not None:
         # Atomic: a failed write (full disk, ulimit -f) leaves an older file whole.
         with atomic_write(args.output) as handle:
@@ -73,12 +73,36 @@ def _check_output(path: str) -> None:
         raise _UsageError(f"-o {path}: the directory {directory} does not exist; create it first")
 
 
-def _embed_rows(model: Model, texts: list[str], mode: int, args: argparse.Namespace) -> Printed:
-    """Run the API on the texts and lay out the rows llama-embedding would print."""
+def _embed_rows(
+    model: Model, texts: list[str], mode: int, args: argparse.Namespace, client: object = None
+) -> Printed:
+    """Run the API on the texts and lay out the rows llama-embedding would print; with a
+    Dask ``client``, the cluster's workers embed them (in the job's fixed parts)."""
     if model.is_reranker and any(args.cls_separator in t for t in texts):
+        if client is not None:
+            raise _UsageError(
+                "--cluster embeds texts; a reranker's query/document pairs are scored here: "
+                "leave out --cluster"
+            )
         rows = _pair_scores(model, texts, mode, args)
     else:
-        result = model.embed(texts, normalize=mode, truncate=args.truncate, chunk=args.chunk)
+        if client is None:
+            result: Any = model.embed(
+                texts, normalize=mode, truncate=args.truncate, chunk=args.chunk
+            )
+        else:
+            from ..api import embed
+
+            result = embed(
+                texts,
+                model=model,
+                normalize=mode,
+                truncate=args.truncate,
+                chunk=args.chunk,
+                cache=False,
+                progress=False,
+                cluster=client,
+            )
         if result.token_vectors is not None:
             # llama-embedding normalises every token vector too (the API leaves them raw, as
             # llama-server does), so apply the engine's own normalisation here.

@@ -12,6 +12,7 @@ from ..errors import EmbedNbError, InputTooLongError, InvalidInputError, ModelNo
 from ..files import describe
 from ._commands import info_command, rerank_command
 from ._embed import embed_command
+from ._parquet import parquet_command
 from ._parser import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PROG, _UsageError, build_parser
 
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "embed": embed_command,
         "rerank": rerank_command,
+        "parquet": parquet_command,
         "info": info_command,
     }
     try:

@@ -53,8 +53,27 @@ def _add_model_options(parser: argparse.ArgumentParser, *, model_required: bool 
     add_flags(group, LOAD_OPTIONS)
 
 
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    fit = parser.add_mutually_exclusive_group()
+    fit.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
+    fit.add_argument(
+        "--chunk", action="store_true", help="embed long texts in windows and average them"
+    )
+
+
+def _add_cluster_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--cluster",
+        required=required,
+        metavar="ADDRESS",
+        help="the Dask scheduler to run on, such as tcp://host:8786 (needs the dask extra; "
+        "every worker must reach the model at the same path or URL)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``embed-nb`` argument parser with its ``embed``, ``rerank`` and ``info`` commands."""
+    """The ``embed-nb`` argument parser with its ``embed``, ``rerank``, ``parquet`` and
+    ``info`` commands."""
     parser = _Parser(
         prog=PROG,
         description="Text embeddings and reranking on a llama.cpp engine.",
@@ -124,11 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also save the embeddings as a float32 .npy array (one row per embedding); "
         "stdout then stays empty unless --embd-output-format is given",
     )
-    fit = embed.add_mutually_exclusive_group()
-    fit.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
-    fit.add_argument(
-        "--chunk", action="store_true", help="embed long texts in windows and average them"
-    )
+    _add_fit_options(embed)
+    _add_cluster_option(embed, required=False)
 
     rerank = commands.add_parser(
         "rerank",
@@ -155,6 +171,41 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument("--top-n", type=int, metavar="K", help="keep the K best documents")
     rerank.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
     _add_model_options(rerank, model_required=True)
+
+    parquet = commands.add_parser(
+        "parquet",
+        help="embed a parquet corpus on a Dask cluster into parquet files (the dask extra)",
+        description="Embed the text column of parquet files on a Dask cluster, part by part, "
+        "into DEST: one output part per input part under fixed names, the vectors in a "
+        "fixed_size_list<float32> column beside the id column. A run again fills in only the "
+        "parts DEST lacks. Workers load the model from the same path (or URL) as here.",
+        allow_abbrev=False,
+    )
+    parquet.add_argument("source", metavar="SOURCE", help="a parquet file, a folder or a glob")
+    parquet.add_argument("dest", metavar="DEST", help="the folder to write the parts to")
+    parquet.add_argument(
+        "--text-column", default="text", metavar="C", help="the text column (default: text)"
+    )
+    parquet.add_argument(
+        "--id-column", metavar="C", help="a column to copy beside the vectors (say, an id)"
+    )
+    _add_cluster_option(parquet, required=True)
+    parquet.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="embed every part again, also those DEST already has",
+    )
+    parquet.add_argument(
+        "--embd-normalize",
+        type=int,
+        default=None,
+        metavar="N",
+        help="-1 none, 0 max-abs int16 range, 1 L1, 2 L2 (the default), >2 p-norm",
+    )
+    _add_fit_options(parquet)
+    parquet.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_model_options(parquet)
 
     info = commands.add_parser(
         "info",

@@ -11,7 +11,8 @@ Lines are expanded the IPython way (``{var}``, ``$var``); cell bodies are text a
 
 The package: :mod:`._core` (the :class:`EmbedMagics` class, its traits and ``%embed`` /
 ``%rerank``), :mod:`._views` (``%embed_search``, ``%embed_sim``, ``%embed_map``),
-:mod:`._models` (``%embed_model``, ``%embed_cache``), :mod:`._parsers` (every magic's
+:mod:`._parquet` (``%embed_parquet``, on a Dask cluster), :mod:`._models` (``%embed_model``,
+``%embed_cache``), :mod:`._parsers` (every magic's
 arguments; the load flags come from :mod:`embed_nb.flags`), :mod:`._parsing` (the one-line
 argparse, options-then-text) and :mod:`._names` (which variable names a result may take).
 """
@@ -25,6 +26,7 @@ from ._parsers import (  # the parsers, for tests that drive them directly
     _EMBED_LINE,
     _MAP,
     _MODEL_LOAD,
+    _PARQUET,
     _RERANK_CELL,
     _RERANK_LINE,
     _SEARCH,
@@ -32,4 +34,14 @@ from ._parsers import (  # the parsers, for tests that drive them directly
 )
 
 __all__ = ["EmbedMagics", "load_ipython_extension", "unload_ipython_extension"]
-_PARSERS = (_EMBED_CELL, _EMBED_LINE, _MAP, _MODEL_LOAD, _RERANK_CELL, _RERANK_LINE, _SEARCH, _SIM)
+_PARSERS = (
+    _EMBED_CELL,
+    _EMBED_LINE,
+    _MAP,
+    _MODEL_LOAD,
+    _PARQUET,
+    _RERANK_CELL,
+    _RERANK_LINE,
+    _SEARCH,
+    _SIM,
+)

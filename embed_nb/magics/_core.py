@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -11,11 +12,14 @@ from traitlets.config import Configurable
 
 from ..errors import EmbedNbError
 from ..settings import FIELDS, SETTINGS
-from . import _models, _views
+from . import _models, _parquet, _views
 from ._names import _assignable
 from ._parsers import _EMBED_CELL, _EMBED_LINE, _RERANK_CELL, _RERANK_LINE
 from ._parsing import _friendly, _options_then_text, _split, _unescape
 from ._views import _widget
+
+#: What ``--cluster`` takes as a scheduler address: ``scheme://...`` or ``host:port``.
+_ADDRESS = re.compile(r"[A-Za-z][\w+.-]*://\S+|[\w.-]+:\d+|\[[0-9A-Fa-f:.]+\]:\d+")
 
 
 class _ConfigError(UsageError, TraitError):
@@ -29,7 +33,7 @@ class _ConfigError(UsageError, TraitError):
 @magics_class
 class EmbedMagics(Magics, Configurable):
     """Embeddings in the notebook: ``%embed``, ``%rerank``, ``%embed_search``, ``%embed_sim``,
-    ``%embed_map``, ``%embed_model`` and ``%embed_cache``."""
+    ``%embed_map``, ``%embed_parquet``, ``%embed_model`` and ``%embed_cache``."""
 
     # The traits mirror embed_nb.settings.SETTINGS: a %config assignment is checked, then
     # written through to it, so the API, the registry and the widgets follow it too.
@@ -109,7 +113,7 @@ class EmbedMagics(Magics, Configurable):
             return None
         return self._model(name)
 
-    def _vectors(self, data: Any, model: Any, job: str) -> Any:
+    def _vectors(self, data: Any, model: Any, job: str, cluster: Any = None) -> Any:
         """Embeddings or an array as they are (the widget checks them); texts embedded
         (through the cache) with a model that gives embeddings, not reranker scores."""
         import numpy as np
@@ -121,7 +125,36 @@ class EmbedMagics(Magics, Configurable):
             return data
         if isinstance(data, np.ndarray) and data.dtype.kind not in "OUS":
             return data
-        return api.embed(data, model=api.vector_model(model, job), cache=self._cache())
+        return api.embed(
+            data, model=api.vector_model(model, job), cache=self._cache(), cluster=cluster
+        )
+
+    # --cluster [ADDRESS|VAR], on every magic that embeds many texts.
+
+    def _is_cluster_word(self, word: str) -> bool:
+        """Whether the word after ``--cluster`` is its value: a scheduler address, or the name
+        of a variable (``client``, ``cluster``); any other word is the text or an argument."""
+        if _ADDRESS.fullmatch(word):
+            return True
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        return word.split(".")[0] in namespace
+
+    def _cluster(self, value: str | bool | None) -> Any:
+        """``--cluster`` as the API's ``cluster=``: None when not given (the kernel embeds),
+        True when given alone (the notebook's default Dask client), the object a variable
+        holds (a Client, a cluster, an address), or a scheduler address as typed."""
+        if value is None or value is True or not isinstance(value, str):
+            return value
+        if _ADDRESS.fullmatch(value):
+            return value
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        if value.split(".")[0] in namespace:
+            return self._variable(value, "--cluster")
+        raise UsageError(
+            f"--cluster {value!r}: no variable of that name, and not a scheduler address; give "
+            "a variable holding a Dask Client or cluster, an address such as tcp://host:8786, "
+            "or --cluster alone for the notebook's default client"
+        )
 
     def _variable(self, name: str, flag: str = "variable") -> Any:
         parts = name.split(".")
@@ -165,12 +198,19 @@ class EmbedMagics(Magics, Configurable):
 
         Options: ``-o NAME`` store the result; ``-m MODEL`` a loaded model by name;
         ``--normalize N`` (-1 none, 0 max-abs, 1 L1, 2 L2, p > 2); ``--truncate`` or
-        ``--chunk`` for texts longer than the context; ``--tokens`` per-token vectors.
+        ``--chunk`` for texts longer than the context; ``--tokens`` per-token vectors;
+        ``--cluster [ADDRESS|VAR]`` embed what the cache lacks on a Dask cluster: alone, the
+        notebook's default client (the last ``Client()`` made); ``--cluster client`` the
+        Client or cluster a variable holds; ``--cluster tcp://host:8786`` a scheduler.
+
+        The word after ``--cluster`` is its value only when it is an address or names a
+        variable, so ``%embed --cluster The cat sat`` embeds "The cat sat" on the default
+        client (``%embed --cluster -- client`` embeds the word "client").
         """
         from .. import api
 
         if cell is None:
-            args, text = _options_then_text(line, _EMBED_LINE)
+            args, text = _options_then_text(line, _EMBED_LINE, self._is_cluster_word)
             if args.var is not None:
                 if text is not None:
                     raise UsageError("%embed: give either TEXT or -v VAR, not both")
@@ -183,9 +223,10 @@ class EmbedMagics(Magics, Configurable):
                 texts = text
             column = args.column
         else:
-            args = _EMBED_CELL.parse(_split(line, "%%embed"))
+            args = _EMBED_CELL.parse(_split(line, "%%embed"), self._is_cluster_word)
             texts = self._cell_texts(cell, args.sep, "%%embed")
             column = None
+        cluster = self._cluster(args.cluster)
         result = api.embed(
             texts,
             model=self._model(args.model),
@@ -196,6 +237,7 @@ class EmbedMagics(Magics, Configurable):
             progress=SETTINGS.progress_threshold,
             column=column,
             tokens=args.tokens,
+            cluster=cluster,
         )
         self._store(args.out, result)
         return result
@@ -253,10 +295,12 @@ class EmbedMagics(Magics, Configurable):
         self._store(args.out, result)
         return result
 
-    # --- %embed_search, %embed_sim, %embed_map (._views); %embed_model, %embed_cache (._models)
+    # --- %embed_search, %embed_sim, %embed_map (._views); %embed_parquet (._parquet);
+    # %embed_model, %embed_cache (._models)
 
     embed_search = line_magic(_views.embed_search)
     embed_sim = line_magic(_views.embed_sim)
     embed_map = line_magic(_views.embed_map)
+    embed_parquet = line_magic(_parquet.embed_parquet)
     embed_model = line_magic(_models.embed_model)
     embed_cache = line_magic(_models.embed_cache)

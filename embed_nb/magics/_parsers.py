@@ -7,6 +7,22 @@ from ..flags import add_flags
 from ._parsing import _Parser
 
 
+def _cluster_option(parser: _Parser) -> _Parser:
+    """``--cluster [ADDRESS|VAR]``: None when not given (embed in the kernel), True when given
+    alone (the notebook's default Dask client), else the word after it (see
+    ``EmbedMagics._cluster``)."""
+    parser.add_argument(
+        "--cluster",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="ADDRESS|VAR",
+        help="embed on a Dask cluster: a scheduler address, a variable holding a Client or "
+        "cluster, or nothing for the notebook's default client",
+    )
+    return parser
+
+
 def _embed_options(parser: _Parser, *, cell: bool) -> _Parser:
     if not cell:
         parser.add_argument("-v", "--var", help="a variable holding the texts")
@@ -20,7 +36,7 @@ def _embed_options(parser: _Parser, *, cell: bool) -> _Parser:
     mode.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
     mode.add_argument("--chunk", action="store_true", help="embed long texts in windows, averaged")
     parser.add_argument("--tokens", action="store_true", help="per-token vectors (pooling none)")
-    return parser
+    return _cluster_option(parser)
 
 
 _EMBED_LINE = _embed_options(_Parser("%embed"), cell=False)
@@ -50,6 +66,7 @@ _SEARCH.add_argument("--context", action="store_true", help="also give a RAG pro
 _SEARCH.add_argument("--column", help="the text column when the corpus is a DataFrame")
 _SEARCH.add_argument("-o", "--out", help="store the SearchResult in this variable")
 _SEARCH.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_cluster_option(_SEARCH)
 
 _SIM = _Parser("%embed_sim")
 _SIM.add_argument("a", help="a variable: Embeddings, an array, or texts")
@@ -65,6 +82,28 @@ _MAP.add_argument("--method", default="pca", choices=["pca", "umap"])
 _MAP.add_argument("-o", "--out", help="store the Projection in this variable")
 _MAP.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
 _MAP.add_argument("--static", action="store_true", help="a static figure instead of the widget")
+_cluster_option(_MAP)
+
+_PARQUET = _Parser("%embed_parquet")
+_PARQUET.add_argument("source", help="parquet to read: a file, a folder or a glob")
+_PARQUET.add_argument("dest", help="the folder to write, one part per input part")
+_PARQUET.add_argument(
+    "--text-column", dest="text_column", default="text", help="the text column (default: text)"
+)
+_PARQUET.add_argument("--id-column", dest="id_column", help="a column to copy beside the vectors")
+_PARQUET.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_PARQUET.add_argument("--normalize", type=int, help="-1 none, 0 max-abs, 1 L1, 2 L2, p>2")
+_fit = _PARQUET.add_mutually_exclusive_group()
+_fit.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
+_fit.add_argument("--chunk", action="store_true", help="embed long texts in windows, averaged")
+_PARQUET.add_argument(
+    "--no-resume",
+    dest="resume",
+    action="store_false",
+    help="embed every part again, also those DEST already has",
+)
+_PARQUET.add_argument("-o", "--out", help="store the ParquetJob in this variable")
+_cluster_option(_PARQUET)
 
 #: ``%embed_model load``'s options, by flags.FLAGS name.
 LOAD_OPTIONS: tuple[str, ...] = (

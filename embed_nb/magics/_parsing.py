@@ -16,6 +16,10 @@ from ._names import _assignable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Says whether the word after an option whose value may be left out (``nargs="?"``, like
+#: ``--cluster``) is its value; a word it refuses is text, or the next argument.
+IsValue = Callable[[str], bool]
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a mistake as one UsageError line instead of exiting."""
@@ -29,12 +33,57 @@ class _Parser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or f"{self.prog}: invalid arguments")
 
-    def parse(self, tokens: list[str]) -> argparse.Namespace:
-        args = self.parse_args(tokens)
+    def parse(self, tokens: list[str], values: IsValue | None = None) -> argparse.Namespace:
+        """Parse ``tokens``; ``values`` decides which words after an option whose value may
+        be left out are its value (by default none are)."""
+        args = self.parse_args(_bare_options_last(self, tokens, values))
         # Check the name a result goes to before any work, not after a long embed.
         if getattr(args, "out", None) is not None:
             _assignable(args.out, f"{self.prog} -o")
         return args
+
+
+def _optional_value(parser: argparse.ArgumentParser) -> set[str]:
+    """The spellings of the options whose value may be left out (``--cluster [ADDRESS]``)."""
+    return {
+        option
+        for action in parser._actions
+        if action.nargs == "?"
+        for option in action.option_strings
+    }
+
+
+def _bare_options_last(
+    parser: argparse.ArgumentParser, tokens: list[str], values: IsValue | None
+) -> list[str]:
+    """Move an option whose value may be left out to the end when the word after it is not
+    its value, so that argparse does not take the next argument for it
+    (``%embed_search --cluster "cats" docs``: "cats" is the query)."""
+    optional = _optional_value(parser)
+    if not optional:
+        return tokens
+    kept: list[str] = []
+    bare: list[str] = []
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        if token == "--":  # the rest are arguments, as argparse reads them
+            return kept + bare + tokens[position:]
+        following = tokens[position + 1] if position + 1 < len(tokens) else None
+        if token in optional:
+            if following is not None and _is_value(following, values):
+                kept += [token, following]
+                position += 2
+                continue
+            bare.append(token)
+        else:
+            kept.append(token)
+        position += 1
+    return kept + bare
+
+
+def _is_value(word: str, values: IsValue | None) -> bool:
+    return values is not None and not word.startswith("-") and values(word)
 
 
 def _split(line: str, prog: str) -> list[str]:
@@ -55,15 +104,20 @@ def _unquote(token: str) -> str:
     return token
 
 
-def _options_then_text(line: str, parser: _Parser) -> tuple[argparse.Namespace, str | None]:
+def _options_then_text(
+    line: str, parser: _Parser, values: IsValue | None = None
+) -> tuple[argparse.Namespace, str | None]:
     """Options first, then free text kept exactly as typed (``%embed -o v The cat sat``).
 
     A text in quotes may be followed by more options (``%embed "The cat" -o v``); ``--``
-    ends the options (``%embed -- -5 degrees``).
+    ends the options (``%embed -- -5 degrees``). After an option whose value may be left out
+    (``--cluster``), the next word is its value only when ``values`` says so; otherwise it
+    starts the text.
     """
     takes_value = {
         option: action.nargs != 0 for action in parser._actions for option in action.option_strings
     }
+    optional = _optional_value(parser)
     options: list[str] = []
     text: str | None = None
     position = 0
@@ -79,7 +133,10 @@ def _options_then_text(line: str, parser: _Parser) -> tuple[argparse.Namespace, 
             if "=" not in token and takes_value.get(name, False):
                 value = _TOKEN.match(line, position)
                 if value is not None:
-                    options.append(_unquote(value.group(1)))
+                    word = _unquote(value.group(1))
+                    if name in optional and not _is_value(word, values):
+                        continue  # a bare --cluster: the word is text, or another option
+                    options.append(word)
                     position = value.end()
             continue
         if text is not None:
@@ -96,7 +153,7 @@ def _options_then_text(line: str, parser: _Parser) -> tuple[argparse.Namespace, 
             continue
         text = line[match.start(1) :].strip()
         break
-    return parser.parse(options), text
+    return parser.parse(options, values), text
 
 
 def _unescape(sep: str) -> str:

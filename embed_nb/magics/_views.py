@@ -33,12 +33,17 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
     Usage::
 
         %embed_search "QUERY" CORPUS_VAR [-k K] [--context] [--column C] [-o NAME] [-m MODEL]
+                      [--cluster [ADDRESS|VAR]]
 
     ``--context`` shows the hits and returns them as a RAG prompt context (a str).
+    ``--cluster`` embeds the corpus on a Dask cluster (alone: the notebook's default client;
+    or a scheduler address, or a variable holding a Client or cluster); the query is
+    embedded in the kernel.
     """
     from .. import api
 
-    args = _SEARCH.parse(_split(line, "%embed_search"))
+    args = _SEARCH.parse(_split(line, "%embed_search"), self._is_cluster_word)
+    cluster = self._cluster(args.cluster)
     corpus = self._variable(args.corpus, "CORPUS_VAR")
     result = api.search(
         args.query,
@@ -48,6 +53,7 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
         cache=self._cache(),
         progress=SETTINGS.progress_threshold,
         column=args.column,
+        cluster=cluster,
     )
     self._store(args.out, result)
     if args.context:
@@ -94,26 +100,31 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
 
     Usage::
 
-        %embed_map E [--labels L] [--method pca|umap] [-o NAME] [-m MODEL]
+        %embed_map E [--labels L] [--method pca|umap] [-o NAME] [-m MODEL] [--static]
+                   [--cluster [ADDRESS|VAR]]
 
-    Shows a plotly figure when plotly is installed, else a static map.
+    Shows the projection widget, or with ``--static`` a plotly figure when plotly is installed
+    (else a static map). ``--cluster`` embeds texts on a Dask cluster, as ``%embed`` does.
     """
     from .. import api
 
-    args = _MAP.parse(_split(line, "%embed_map"))
+    args = _MAP.parse(_split(line, "%embed_map"), self._is_cluster_word)
+    cluster = self._cluster(args.cluster)
     data = self._variable(args.embeddings, "E")
     labels = self._variable(args.labels, "--labels") if args.labels else None
     if labels is not None and isinstance(labels, str):
         raise UsageError("--labels needs a variable holding a list of labels, not a str")
     model = self._model_for_inputs(args.model, data)
     if not args.static:
-        vectors = self._vectors(data, model, "a map")
+        vectors = self._vectors(data, model, "a map", cluster)
         # The view's query box embeds in the kernel: give it a model when one is at hand.
         widget = _widget(lambda w: w.ProjectionView(vectors, labels=labels, model=model))
         if widget is not None:
             self._store(args.out, widget)
             return widget
-    projection = api.project(data, args.method, labels=labels, model=model, cache=self._cache())
+    projection = api.project(
+        data, args.method, labels=labels, model=model, cache=self._cache(), cluster=cluster
+    )
     self._store(args.out, projection)
     try:
         import plotly.express as px

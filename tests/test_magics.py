@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from magic_shell import DOCS, configured, magic_shell, run
 
 from embed_nb import api, cache, registry
 from embed_nb.cache import CacheWarning
 from embed_nb.engine import LocalModel
-from embed_nb.registry import ModelRegistry
 from embed_nb.results import (
     Embeddings,
     Projection,
@@ -27,19 +27,10 @@ from embed_nb.results import (
     SimilarityMatrix,
 )
 
-DOCS = [
-    "the cat sits on the mat",
-    "a dog eats food",
-    "python code and data science",
-    "the moon and the stars in the sky",
-]
-
 
 @pytest.fixture(scope="module")
 def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "embed_nb")
-    return ip
+    return magic_shell()
 
 
 @pytest.fixture
@@ -49,25 +40,8 @@ def ip(
     monkeypatch: pytest.MonkeyPatch,
     bert_mean_path: Path,
 ) -> Iterator[InteractiveShell]:
-    reg = ModelRegistry()
-    monkeypatch.setattr(registry, "REGISTRY", reg)
-    monkeypatch.setattr(cache, "_CACHES", {})
-    magics = shell.magics_manager.registry["EmbedMagics"]
-    shell.run_line_magic("config", f"EmbedMagics.cache_dir = {str(tmp_path / 'cache')!r}")
-    shell.run_line_magic("config", f"EmbedMagics.default_model = {str(bert_mean_path)!r}")
-    shell.user_ns["docs"] = list(DOCS)
-    yield shell
-    for trait in ("normalize", "progress_threshold", "cache", "cache_dir", "default_model"):
-        setattr(magics, trait, magics.traits()[trait].default_value)
-    reg.unload_all()
-
-
-def run(ip: InteractiveShell, source: str) -> Any:
-    """Run a cell that must succeed; return its value."""
-    result = ip.run_cell(source, store_history=False)
-    if not result.success:
-        raise AssertionError(f"{source!r} failed: {result.error_in_exec!r}")
-    return result.result
+    with configured(shell, tmp_path, monkeypatch, bert_mean_path) as configured_shell:
+        yield configured_shell
 
 
 def fails(ip: InteractiveShell, capsys: pytest.CaptureFixture[str], source: str) -> str:

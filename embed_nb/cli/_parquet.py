@@ -43,22 +43,16 @@ def parquet_command(args: argparse.Namespace) -> None:
         write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     else:
         write(
-            f"{summary['dest']}: {summary['rows']:,} rows in {summary['parts']} parts "
-            f"({summary['written']} written, {summary['skipped']} already there), "
+            f"{summary['dest']}: {summary['parts']} parts ({summary['written']} written with "
+            f"{summary['rows']:,} rows, {summary['skipped']} already there), "
             f"{summary['dim']}-dimensional float32 vectors from {summary['model']} "
             f"(fingerprint {summary['fingerprint']}), {summary['seconds']:.1f} s\n"
         )
 
 
 def _summary(job: Any) -> dict[str, Any]:
-    """The job's summary as plain values (counts for lists of parts)."""
+    """The job's summary as plain values."""
     fields = ("dest", "parts", "written", "skipped", "rows", "dim", "model", "fingerprint")
-    summary: dict[str, Any] = {}
-    for name in (*fields, "seconds"):
-        value = getattr(job, name)
-        if isinstance(value, list | tuple):
-            value = len(value)
-        elif isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        summary[name] = value
+    summary: dict[str, Any] = {name: getattr(job, name) for name in (*fields, "seconds")}
+    summary["dest"] = os.fspath(summary["dest"])
     return summary

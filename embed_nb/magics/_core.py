@@ -143,13 +143,10 @@ class EmbedMagics(Magics, Configurable):
         """``--cluster`` as the API's ``cluster=``: None when not given (the kernel embeds),
         True when given alone (the notebook's default Dask client), the object a variable
         holds (a Client, a cluster, an address), or a scheduler address as typed."""
-        if value is None or value is True or not isinstance(value, str):
+        if not isinstance(value, str):
             return value
-        if _ADDRESS.fullmatch(value):
-            return value
-        namespace = self.shell.user_ns if self.shell is not None else {}
-        if value.split(".")[0] in namespace:
-            return self._variable(value, "--cluster")
+        if self._is_cluster_word(value):
+            return value if _ADDRESS.fullmatch(value) else self._variable(value, "--cluster")
         raise UsageError(
             f"--cluster {value!r}: no variable of that name, and not a scheduler address; give "
             "a variable holding a Dask Client or cluster, an address such as tcp://host:8786, "

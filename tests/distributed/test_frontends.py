@@ -18,33 +18,24 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from magic_shell import DOCS, configured, magic_shell, run
 from ports import free_port
 
 distributed = pytest.importorskip("distributed", reason="needs the dask extra")
 pd = pytest.importorskip("pandas")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from embed_nb import api, cache, registry  # noqa: E402
+from embed_nb import api, registry  # noqa: E402
 from embed_nb.cli import main  # noqa: E402
 from embed_nb.distributed import load_counts  # noqa: E402
 from embed_nb.magics import _EMBED_LINE, _SEARCH  # noqa: E402
 from embed_nb.magics._parsing import _options_then_text  # noqa: E402
-from embed_nb.registry import ModelRegistry  # noqa: E402
 from embed_nb.results import Embeddings, Projection, SearchResult  # noqa: E402
-
-DOCS = [
-    "the cat sits on the mat",
-    "a dog eats food",
-    "python code and data science",
-    "the moon and the stars in the sky",
-]
 
 
 @pytest.fixture(scope="module")
 def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "embed_nb")
-    return ip
+    return magic_shell()
 
 
 @pytest.fixture
@@ -55,26 +46,9 @@ def ip(
     bert_mean_path: Path,
     dask_client: Any,
 ) -> Iterator[InteractiveShell]:
-    reg = ModelRegistry()
-    monkeypatch.setattr(registry, "REGISTRY", reg)
-    monkeypatch.setattr(cache, "_CACHES", {})
-    magics = shell.magics_manager.registry["EmbedMagics"]
-    shell.run_line_magic("config", f"EmbedMagics.cache_dir = {str(tmp_path / 'cache')!r}")
-    shell.run_line_magic("config", f"EmbedMagics.default_model = {str(bert_mean_path)!r}")
-    shell.user_ns.update(docs=list(DOCS), client=dask_client)
-    yield shell
-    for name in ("docs", "client", "v", "job", "p", "num"):
-        shell.user_ns.pop(name, None)
-    for trait in ("cache", "cache_dir", "default_model"):
-        setattr(magics, trait, magics.traits()[trait].default_value)
-    reg.unload_all()
-
-
-def run(ip: InteractiveShell, source: str) -> Any:
-    result = ip.run_cell(source, store_history=False)
-    if not result.success:
-        raise AssertionError(f"{source!r} failed: {result.error_in_exec!r}")
-    return result.result
+    names = {"client": dask_client, "v": None, "job": None, "p": None, "num": None}
+    with configured(shell, tmp_path, monkeypatch, bert_mean_path, **names) as configured_shell:
+        yield configured_shell
 
 
 def fails(ip: InteractiveShell, source: str) -> str:
@@ -262,7 +236,7 @@ def test_cli_parquet_prints_the_jobs_summary(
     argv = ["parquet", corpus, dest, "--id-column", "doc_id", "-m", bert_mean_path, "-t", "1"]
     status, out, err = cli(capsys, *argv, "--cluster", address)
     assert status == 0, err
-    assert out.startswith(f"{dest}: 4 rows in 2 parts (2 written, 0 already there), 32-dim")
+    assert out.startswith(f"{dest}: 2 parts (2 written with 4 rows, 0 already there), 32-dim")
     status, out, err = cli(capsys, *argv, "--cluster", address, "--json")
     assert status == 0, err
     summary = json.loads(out)

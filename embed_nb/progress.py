@@ -24,7 +24,12 @@ class Progress:
     """
 
     def __init__(
-        self, total: int, progress: ProgressArg = None, *, desc: str = "embedding"
+        self,
+        total: int,
+        progress: ProgressArg = None,
+        *,
+        desc: str = "embedding",
+        unit: str = "text",
     ) -> None:
         self.total = total
         self.done = 0
@@ -49,7 +54,7 @@ class Progress:
                 f"not {type(progress).__name__}"
             )
         if show and total > 0:
-            self._bar = _make_bar(total, desc)
+            self._bar = _make_bar(total, desc, unit)
 
     def __enter__(self) -> Progress:
         return self
@@ -87,10 +92,10 @@ class Progress:
             self._bar = None
 
 
-def _make_bar(total: int, desc: str) -> Any:
+def _make_bar(total: int, desc: str, unit: str) -> Any:
     with warnings.catch_warnings():
         # Without ipywidgets tqdm.auto falls back to a text bar, and warns about it.
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit="text", leave=True, dynamic_ncols=True)
+        return tqdm(total=total, desc=desc, unit=unit, leave=True, dynamic_ncols=True)

@@ -213,7 +213,7 @@ def embed_parquet(
     # make Dask run (and write) a finished part again.
     pending: dict[Any, int] = {}
     written = rows = 0
-    with Progress(len(todo), progress, desc="parquet parts") as bar:
+    with Progress(len(todo), progress, desc="embed_parquet", unit="part") as bar:
         try:
             if delayed:
                 pending = dict(zip(dask_cl.compute(delayed), todo, strict=True))

@@ -36,7 +36,10 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import embed, project, rerank, retrieve, search, similarity
     from .cache import EmbeddingCache
+    from .dedup import communities, paraphrases
     from .loading import load_model
+    from .model_doctor import Diagnosis, doctor
+    from .quantize import QuantizedEmbeddings
     from .results import (
         Embeddings,
         Projection,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
         SearchResult,
         SimilarityMatrix,
     )
+    from .retrieval import RerankedSearchResult
 
 __version__ = "0.1.0"
 
@@ -59,7 +63,13 @@ _LAZY = {
     "search": ".api",
     "retrieve": ".api",
     "project": ".api",
+    "paraphrases": ".dedup",
+    "communities": ".dedup",
+    "doctor": ".model_doctor",
+    "Diagnosis": ".model_doctor",
     "EmbeddingCache": ".cache",
+    "QuantizedEmbeddings": ".quantize",
+    "RerankedSearchResult": ".retrieval",
     "Embeddings": ".results",
     "Projection": ".results",
     "RerankHit": ".results",
@@ -71,6 +81,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Diagnosis",
     "EmbedNbError",
     "EmbeddingCache",
     "Embeddings",
@@ -83,16 +94,21 @@ __all__ = [
     "NotARerankerError",
     "OfflineError",
     "Projection",
+    "QuantizedEmbeddings",
     "RemoteError",
     "RerankHit",
     "RerankResult",
+    "RerankedSearchResult",
     "RetrievedContext",
     "SearchHit",
     "SearchResult",
     "SimilarityMatrix",
+    "communities",
+    "doctor",
     "embed",
     "load_ipython_extension",
     "load_model",
+    "paraphrases",
     "project",
     "rerank",
     "retrieve",

@@ -15,6 +15,8 @@ Where the parts live: inputs are checked in :mod:`embed_nb.arguments`, the embed
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from . import registry
@@ -30,12 +32,15 @@ from .arguments import (
     n_rows,
     vector_model,
 )
+from .dims import checked_dim
 from .engine.inputs import check_top_n
 from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
 from .errors import InvalidInputError, NotARerankerError
 from .jobs import JOB_PART, embed_job
 from .maps import PROJECTION_METHODS, project
 from .progress import ProgressArg
+from .prompts import model_prompts, prompt_text
+from .quantized_search import search_quantized, wants_quantized
 from .request import EmbedRequest
 from .results import (
     Embeddings,
@@ -46,6 +51,7 @@ from .results import (
     SimilarityMatrix,
     rank_hits,
 )
+from .retrieval import rerank_plan, reranked
 from .vectors import cosine_scores, cosine_similarity, top_k
 
 __all__ = [
@@ -86,6 +92,8 @@ def embed(
     column: str | None = None,
     tokens: bool = False,
     cluster: object = None,
+    prompt: str | None = None,
+    dim: int | None = None,
 ) -> Embeddings:
     """Embed texts with a model, through the cache.
 
@@ -111,6 +119,12 @@ def embed(
             ``"tcp://host:8786"``, or True for the notebook's default client. Workers load
             their own copy of the model (see :mod:`embed_nb.distributed`); the result is the
             same as in the kernel.
+        prompt: text put before each text (part of the cache key): ``"query"`` or
+            ``"document"`` for the model's prompt of that kind (``model.prompts``; none when
+            it has none), or the literal text. ``Embeddings.texts`` stays the texts given;
+            token counts are of what the model read, the prompt included.
+        dim: keep the first ``dim`` components and normalise again (sentence-transformers'
+            ``truncate_dim``), 1..d; for Matryoshka-trained models.
 
     Raises:
         KeyboardInterrupt: stops between decodes; parts already done stay in the cache (the
@@ -126,8 +140,14 @@ def embed(
         from .settings import SETTINGS
 
         normalize = SETTINGS.normalize
-    request = EmbedRequest(normalize=normalize, truncate=truncate, chunk=chunk)
     chosen = resolve_model(model)
+    request = EmbedRequest(
+        normalize=normalize,
+        truncate=truncate,
+        chunk=chunk,
+        prompt=prompt_text(chosen, prompt),
+        dim=checked_dim(dim),
+    )
     if tokens:
         chosen = registry.REGISTRY.with_pooling(chosen, "none")
     return embed_job(
@@ -155,6 +175,7 @@ def rerank(
     truncate: bool = False,
     cache: CacheArg = True,
     column: str | None = None,
+    instruction: str | None = None,
 ) -> RerankResult:
     """Order documents by relevance to a query, best first.
 
@@ -162,6 +183,10 @@ def rerank(
     ``/v1/rerank`` gives them (``method="rank"``). With an embedding model the documents are
     ordered by cosine similarity to the query instead (``method="cosine"``), and the result
     says so.
+
+    ``instruction`` replaces the default instruction of an instruction-tuned reranker's
+    ``rerank`` template (Qwen3-Reranker's ``<Instruct>:`` line; ``model.rerank_instruction``
+    shows it); any other model refuses it.
     """
     if not isinstance(query, str):
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
@@ -170,7 +195,12 @@ def rerank(
     check_top_n(top_n)
     chosen = resolve_model(model)
     if chosen.is_reranker:
-        return chosen.rerank(query, docs, top_n, truncate=truncate)
+        return chosen.rerank(query, docs, top_n, truncate=truncate, instruction=instruction)
+    if instruction is not None:
+        raise InvalidInputError(
+            f"{chosen.name} is an embedding model, not a reranker, so it takes no instruction; "
+            "load an instruction-tuned reranker (such as Qwen3-Reranker) or leave it out"
+        )
     if chosen.pooling == "none":
         raise NotARerankerError(
             f"{chosen.name} pools 'none' (one vector per token), so it can neither rerank nor "
@@ -235,14 +265,16 @@ def similarity(
             f"{_gib(budget)} allowed; use search() for the best matches, compare a sample, or "
             "pass max_bytes= to allow more"
         )
+    # Texts beside an Embeddings are embedded the way it was (its prompt and dim).
+    like = next((x.request for x in (a, b) if isinstance(x, Embeddings)), None)
     left, left_labels, left_model = embedded_vectors(
-        a, model, "a", "similarity", cache, part=JOB_PART
+        a, model, "a", "similarity", cache, part=JOB_PART, request=like
     )
     if b is None:
         right, right_labels, right_model = left, left_labels, left_model
     else:
         right, right_labels, right_model = embedded_vectors(
-            b, model, "b", "similarity", cache, part=JOB_PART
+            b, model, "b", "similarity", cache, part=JOB_PART, request=like
         )
     if left.shape[1] != right.shape[1]:
         raise InvalidInputError(
@@ -267,20 +299,54 @@ def search(
     progress: ProgressArg = None,
     column: str | None = None,
     cluster: object = None,
+    quantize: str | None = None,
+    rescore_multiplier: int | None = None,
+    rerank: ModelArg = None,
+    top_n: int | None = None,
+    rerank_fallback: str | None = None,
 ) -> SearchResult:
     """The ``k`` documents of ``corpus`` most similar to ``query`` (cosine), best first.
 
     ``corpus`` is texts (a list of str, a pandas Series, a DataFrame with ``column``), embedded
     once and then found in the cache on later searches, or an :class:`Embeddings` made earlier.
     The query is then embedded the way the corpus was: with the model that made it (which must
-    be loaded, with the same pooling) and the same ``normalize``, ``truncate`` and ``chunk``.
+    be loaded, with the same pooling) and the same ``normalize``, ``truncate``, ``chunk`` and
+    ``dim``. A model with prompts (``model.prompts``) gets its document prompt before each text
+    of a texts corpus and its query prompt before the query.
     ``cluster`` embeds the corpus on a Dask cluster, as in :func:`embed`; the query is
     embedded in the kernel.
+
+    ``quantize`` (``"int8"``, ``"uint8"``, ``"binary"``, ``"ubinary"``) quantises the corpus
+    first, and a :class:`~embed_nb.quantize.QuantizedEmbeddings` corpus is searched as it is:
+    ``rescore_multiplier * k`` candidates (default 4x) by the quantised vectors, rescored with
+    the float query (see :mod:`embed_nb.quantized_search`).
+
+    ``rerank`` (a loaded reranker or its name) reorders the ``k`` hits, and only those, by
+    the reranker's scores and keeps the best ``top_n`` (None: all k), giving a
+    :class:`~embed_nb.retrieval.RerankedSearchResult` whose hits have both scores. A
+    ``rerank`` model that is not a reranker is refused unless ``rerank_fallback="cosine"``
+    asks to reorder by its cosine similarity (see :mod:`embed_nb.retrieval`).
 
     Raises:
         InvalidInputError: a reranker or a per-token model, or an Embeddings corpus that the
             model would not embed the same way (another file, pooling or dimension).
+        NotARerankerError: ``rerank`` names an embedding model and no fallback was asked for.
     """
+    plan = rerank_plan(rerank, top_n, rerank_fallback)  # checked before anything is embedded
+    if wants_quantized(corpus, quantize, rescore_multiplier):
+        found = search_quantized(
+            query,
+            corpus,
+            k,
+            quantize_to=quantize,
+            rescore_multiplier=rescore_multiplier,
+            model=model,
+            cache=cache,
+            progress=progress,
+            column=column,
+            cluster=cluster,
+        )
+        return reranked(plan, found, cache=cache)
     if not isinstance(query, str):
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
@@ -297,7 +363,7 @@ def search(
         assert chosen is not None
         for_vectors(chosen, "search")
         items, _, index = as_texts(corpus, column=column, what="corpus")
-        request = EmbedRequest()
+        request = EmbedRequest(prompt=model_prompts(chosen).document)
         documents = embed_job(
             chosen,
             items,
@@ -309,6 +375,8 @@ def search(
             cluster=cluster,
         )
     matrix = checked_matrix(documents, "the corpus").astype(np.float64)
+    # ...but as a query: with the model's query prompt, as its corpus had the document one.
+    request = replace(request, prompt=model_prompts(chosen).query)
     query_vector = np.asarray(
         embed_job(chosen, [query], request, store=cache_store(cache), progress=False, single=True)
     ).astype(np.float64)
@@ -331,7 +399,8 @@ def search(
         )
         for rank, i in enumerate(order, 1)
     ]
-    return SearchResult(query=query, hits=hits, model=chosen.name, corpus_size=len(documents))
+    found = SearchResult(query=query, hits=hits, model=chosen.name, corpus_size=len(documents))
+    return reranked(plan, found, cache=cache)
 
 
 def _check_same_embedding(model: EmbeddingModel, corpus: Embeddings) -> None:

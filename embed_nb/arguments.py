@@ -230,6 +230,7 @@ def embedded_vectors(
     *,
     part: int = JOB_PART,
     cluster: object = None,
+    request: EmbedRequest | None = None,
 ) -> tuple[np.ndarray, list[str], str | None]:
     """``(float32 (n, d) matrix, labels, model name)`` for embeddings, an array, or texts
     (embedded with the model, which must give embeddings, not reranker scores)."""
@@ -243,7 +244,7 @@ def embedded_vectors(
     embedded = embed_job(
         chosen,
         items,
-        EmbedRequest(),
+        request or EmbedRequest(),
         store=cache_store(cache),
         single=single,
         index=index,

@@ -6,9 +6,11 @@ that decides it: the model's fingerprint, its pooling, the :class:`~embed_nb.req
 itself. Re-running a cell therefore finds every vector it made before, in this kernel or in an
 earlier one, and a changed model or option never returns a stale one.
 
-Rows are checksummed (:mod:`embed_nb.cache_rows`); what a locked, read-only, full or corrupt
-file may do to a call is in :mod:`embed_nb.cache_file`. The cache never makes an embedding call
-fail.
+Rows are checksummed and name their own encoding (:mod:`embed_nb.cache_rows`):
+``EmbeddingCache(path, dtype="int8")`` writes int8 with a per-vector scale, about 4x smaller
+on disk, and every cache reads both encodings back as float32. What a locked, read-only, full
+or corrupt file may do to a call is in :mod:`embed_nb.cache_file`. The cache never makes an
+embedding call fail.
 
 The file is shared with older embed_nb versions: their unchecksummed rows live in the
 ``vectors`` table, which this version neither reads nor changes (except :meth:`clear`); its
@@ -32,7 +34,14 @@ from typing import TYPE_CHECKING
 from .cache_file import _TABLE, BUSY_TIMEOUT_MS, CacheWarning, SqliteFile
 from .cache_keys import cache_key
 from .cache_rows import DTYPE as _DTYPE
-from .cache_rows import CacheInfo, Entry, decode_row, row_checksum
+from .cache_rows import (
+    CacheInfo,
+    Entry,
+    check_storage_dtype,
+    decode_row,
+    encode_vector,
+    row_checksum,
+)
 from .errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -66,14 +75,23 @@ class EmbeddingCache(SqliteFile):
     Args:
         path: the SQLite file; ``None`` keeps the cache in memory only.
         memory_bytes: how many bytes of vectors the in-memory LRU holds.
+        dtype: how new vectors are written: ``"float32"`` (exact) or ``"int8"`` (symmetric,
+            one float32 scale per vector: each component off by at most ``scale / 2`` where
+            ``scale = max|x| / 127``; about 4x less disk). Rows of either encoding are read
+            back as float32, whatever this is; it may be changed later (:attr:`dtype`).
 
     Safe to share between threads; several kernels may share one file.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None, *, memory_bytes: int = DEFAULT_MEMORY_BYTES
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        dtype: str = "float32",
     ) -> None:
         super().__init__(path)
+        self._dtype = check_storage_dtype(dtype)
         self.memory_limit = memory_bytes
         self.hits = 0
         self.misses = 0
@@ -82,6 +100,15 @@ class EmbeddingCache(SqliteFile):
         self._memory_bytes = 0
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+
+    @property
+    def dtype(self) -> str:
+        """How new vectors are written: ``"float32"`` or ``"int8"``."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        self._dtype = check_storage_dtype(value)
 
     def _retry_after(self) -> float:
         return RETRY_AFTER_S  # read each time: tests and users may change the module's value
@@ -161,7 +188,9 @@ class EmbeddingCache(SqliteFile):
     def put_many(self, items: Iterable[tuple[str, np.ndarray, int]]) -> None:
         """Store ``(key, vector, n_tokens)`` items in memory and in one file transaction.
 
-        A vector that is not a finite 1-D or 2-D float array is not cached at all.
+        A vector that is not a finite 1-D or 2-D float array is not cached at all. With
+        ``dtype="int8"`` the memory keeps the vector as the file gives it back (dequantised),
+        so a hit is the same vector from either.
         """
         import numpy as np
 
@@ -177,12 +206,11 @@ class EmbeddingCache(SqliteFile):
                     continue
                 if not np.isfinite(array).all():
                     continue  # a NaN is never served from the cache: it is computed again
-                array.flags.writeable = False
-                self._remember(key, Entry(array, int(n_tokens)))
+                dtype, data, stored = encode_vector(array, self._dtype)
+                self._remember(key, Entry(stored, int(n_tokens)))
                 shape = ",".join(str(n) for n in array.shape)
-                data = array.tobytes()
-                checksum = row_checksum(key, _DTYPE, shape, int(n_tokens), data)
-                rows.append((key, _DTYPE, shape, int(n_tokens), data, checksum, now))
+                checksum = row_checksum(key, dtype, shape, int(n_tokens), data)
+                rows.append((key, dtype, shape, int(n_tokens), data, checksum, now))
             if not rows:
                 return
             db = self._writable()
@@ -232,6 +260,7 @@ class EmbeddingCache(SqliteFile):
                 hits=self.hits,
                 misses=self.misses,
                 enabled=True,
+                dtype=self._dtype,
             )
 
     def clear(self) -> int:
@@ -273,23 +302,30 @@ class EmbeddingCache(SqliteFile):
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "memory"
-        return f"<EmbeddingCache {where}, {len(self._memory)} vectors in memory>"
+        stored = "" if self._dtype == "float32" else f", stores {self._dtype}"
+        return f"<EmbeddingCache {where}, {len(self._memory)} vectors in memory{stored}>"
 
 
 _CACHES: dict[str, EmbeddingCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def get_cache(directory: str | os.PathLike[str] | None = None) -> EmbeddingCache:
+def get_cache(
+    directory: str | os.PathLike[str] | None = None, *, dtype: str | None = None
+) -> EmbeddingCache:
     """The shared cache whose file lives in ``directory`` (default: the user cache directory).
 
     One :class:`EmbeddingCache` per directory per process, so its memory LRU is shared by every
     caller. The directory is made on first write; if it cannot be, the cache stays in memory.
+    ``dtype`` (``"float32"`` or ``"int8"``), when given, sets how that cache writes new vectors
+    (``%config EmbedMagics.cache_dtype``); None leaves it as it is.
 
     Raises:
         InvalidInputError: ``directory`` is not a path (a str or os.PathLike), is blank, or
             holds a NUL byte.
     """
+    if dtype is not None:
+        dtype = check_storage_dtype(dtype)
     if directory is None:
         from .paths import cache_dir
 
@@ -304,6 +340,8 @@ def get_cache(directory: str | os.PathLike[str] | None = None) -> EmbeddingCache
         cache = _CACHES.get(str(path))
         if cache is None:
             cache = _CACHES[str(path)] = EmbeddingCache(path)
+        if dtype is not None:
+            cache.dtype = dtype
         return cache
 
 

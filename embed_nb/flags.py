@@ -159,6 +159,24 @@ FLAGS: dict[str, Flag] = {
             PRECISIONS,
         ),
         Flag(
+            "query_prompt",
+            (),
+            "text put before queries (prompt 'query', search); default: the model family's "
+            "preset; '' for none",
+            str,
+            "TEXT",
+            applies="both",
+        ),
+        Flag(
+            "document_prompt",
+            (),
+            "text put before documents (prompt 'document', a search's corpus); default: the "
+            "model family's preset; '' for none",
+            str,
+            "TEXT",
+            applies="both",
+        ),
+        Flag(
             "allow_insecure",
             ("--allow-insecure",),
             "send an API key over plain http to a host that is not this machine",

@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .cache import EmbeddingCache, Entry, cache_key
+from .dims import check_dim_for, truncate_dim
 from .engine.protocol import EmbeddingModel
 from .errors import EmbedNbError, InputTooLongError, InvalidInputError
 from .progress import Progress, ProgressArg
+from .prompts import model_prompts
 from .request import EmbedRequest
 from .results import Embeddings
 
@@ -57,6 +59,9 @@ def embed_job(
             exception carries a note saying how many) and the model stays usable.
     """
     request = request.for_pooling(model.pooling)
+    # The model's suffix (a Qwen3 EOS its file does not add) goes with every text it embeds.
+    request = replace(request, suffix=model_prompts(model).suffix)
+    check_dim_for(request.dim, name=model.name, pooling=model.pooling, n_embd=model.n_embd)
     runner = _runner(model, cluster)
     plan = _plan(model, items, request, store)
     # Parts of ``part`` texts where each is cached (or sent to a worker) as it finishes;
@@ -102,7 +107,8 @@ def _plan(
         for text in items
     ]
     # dim: a row of the right size but another shape is a miss, not a wrong vector.
-    found = store.get_many(keys, dim=getattr(model, "n_embd", 0) or None) if store else {}
+    size = request.dim or getattr(model, "n_embd", 0) or None
+    found = store.get_many(keys, dim=size) if store else {}
     first_position: dict[str, int] = {}
     for position, key in enumerate(keys):
         if key not in found:
@@ -167,12 +173,16 @@ def _run(
     each part cached as soon as it is done."""
     computed: dict[str, tuple[np.ndarray, int]] = {}
     batches = [todo[start : start + size] for start in range(0, len(todo), size)]
-    parts = [[items[position] for _, position in batch] for batch in batches]
+    # The prompt goes on here, before any runner (a cluster's too); keys stay the user's texts.
+    framed = [request.prompt + text + request.suffix for text in items]
+    parts = [[framed[position] for _, position in batch] for batch in batches]
     with Progress(len(todo), progress) as bar:
         try:
             with closing(runner(parts, request, bar)) as gathered:  # closed on an interrupt too
                 for done in gathered:
                     batch = batches[done.number]
+                    if request.dim is not None:  # Matryoshka: cut, then normalise again
+                        done.rows = truncate_dim(done.rows, request.dim, request.normalize)
                     new = [
                         (key, done.rows[k], done.token_counts[k])
                         for k, (key, _) in enumerate(batch)

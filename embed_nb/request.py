@@ -28,11 +28,17 @@ class EmbedRequest:
         normalize: llama.cpp's ``embd_normalize``: -1 none, 0 max-abs, 1 L1, 2 L2, p > 2.
         truncate: cut texts longer than the model's context instead of failing.
         chunk: embed long texts in overlapping windows and average them.
+        prompt: text put before each text (see :mod:`embed_nb.prompts`); the job does it.
+        suffix: text put after each text (a Qwen3 EOS the file does not add); the job does it.
+        dim: keep the first ``dim`` components, normalised again (see :mod:`embed_nb.dims`).
     """
 
     normalize: int = 2
     truncate: bool = False
     chunk: bool = False
+    prompt: str = ""
+    suffix: str = ""
+    dim: int | None = None
 
     def __post_init__(self) -> None:
         if self.truncate and self.chunk:
@@ -52,8 +58,9 @@ class EmbedRequest:
         return replace(self, normalize=normalize)
 
     def options(self) -> dict[str, Any]:
-        """The request as ``model.embed`` keyword arguments (the models' convenient form)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The request as ``model.embed`` keyword arguments (the models' convenient form):
+        the prompt, suffix and dim are the job's business, never the model's."""
+        return {name: getattr(self, name) for name in ("normalize", "truncate", "chunk")}
 
     def key_part(self, max_tokens: int | None) -> str:
         """What the request adds to a cache key. ``max_tokens`` (the model's context) counts

@@ -18,6 +18,7 @@ from .rankings import (
 )
 
 if TYPE_CHECKING:
+    from .quantize import QuantizedEmbeddings
     from .request import EmbedRequest
 
 
@@ -66,6 +67,9 @@ class Embeddings:
     chunk: bool = False
     token_vectors: list[np.ndarray] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The text put before each text (``prompt=``), and the Matryoshka size (``dim=``).
+    prompt: str = ""
+    truncate_dim: int | None = None
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if self.vectors is not None:
@@ -105,7 +109,13 @@ class Embeddings:
         it: normalisation -1 for per-token vectors)."""
         from .request import EmbedRequest
 
-        return EmbedRequest(normalize=self.normalize, truncate=self.truncate, chunk=self.chunk)
+        return EmbedRequest(
+            normalize=self.normalize,
+            truncate=self.truncate,
+            chunk=self.chunk,
+            prompt=self.prompt,
+            dim=self.truncate_dim,
+        )
 
     @classmethod
     def from_parts(
@@ -135,6 +145,8 @@ class Embeddings:
             truncate=request.truncate,
             chunk=request.chunk,
             extra={} if extra is None else extra,
+            prompt=request.prompt,
+            truncate_dim=request.dim,
         )
         if model.pooling == "none":
             token_vectors = [np.array(v, dtype=np.float32) for v in rows]
@@ -142,6 +154,16 @@ class Embeddings:
         matrix = rows if isinstance(rows, np.ndarray) else np.stack(rows)
         matrix = matrix.astype(np.float32, copy=False)
         return cls(vectors=matrix[0] if single else matrix, normalize=request.normalize, **common)
+
+    def quantize(
+        self, precision: str, *, calibration: object = None, ranges: object = None
+    ) -> QuantizedEmbeddings:
+        """These vectors as ``"int8"``, ``"uint8"``, ``"binary"`` or ``"ubinary"``, with
+        sentence-transformers' ``quantize_embeddings`` semantics (see :mod:`embed_nb.quantize`);
+        int8/uint8 buckets come from ``calibration`` vectors (or ``ranges``) when given."""
+        from .quantize import quantize
+
+        return quantize(self, precision, calibration=calibration, ranges=ranges)
 
     def __repr__(self) -> str:
         kind = "per-token" if self.vectors is None else f"shape={self.shape}"

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..flags import given_options, local_only_flags
-from ._parser import LOAD_OPTIONS, _UsageError
+from ._parser import LOAD_OPTIONS, PROMPT_OPTIONS, _UsageError
 from ._texts import read_text, split
 
 if TYPE_CHECKING:
@@ -26,13 +26,14 @@ def load(args: argparse.Namespace, **extra: Any) -> Model:
     from .. import load_model
     from ..loading import is_remote_source
 
-    local = given_options(args, LOAD_OPTIONS)
+    local = given_options(args, [o for o in LOAD_OPTIONS if o not in PROMPT_OPTIONS])
     if local and is_remote_source(args.model):
         raise _UsageError(
             f"{local_only_flags(LOAD_OPTIONS[:4])} set up a local model (as do "
             f"{local_only_flags(LOAD_OPTIONS[4:])}); a server URL takes none of them"
         )
-    return load_model(args.model, **extra, **local)
+    prompts = given_options(args, PROMPT_OPTIONS)
+    return load_model(args.model, **extra, **local, **prompts)
 
 
 @contextmanager
@@ -79,6 +80,7 @@ def rerank_command(args: argparse.Namespace) -> None:
             model=model,
             truncate=args.truncate,
             cache=False,
+            instruction=args.instruction,
         )
     write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
 

@@ -15,6 +15,7 @@ from ..files import atomic_write
 from ._commands import connected, load, write
 from ._formats import Printed, format_output
 from ._parser import PROG, _UsageError
+from ._quantized import check_quantize_args, write_quantized
 from ._texts import gather_texts
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def embed_command(args: argparse.Namespace) -> None:
     texts = gather_texts(args.inputs, args.embd_separator)
     if args.output is not None:
         _check_output(args.output)
+    check_quantize_args(args)
     pooling = {"pooling": args.pooling} if args.pooling else {}
     with connected(args.cluster) as client, load(args, **pooling) as model:
         if model.is_reranker and args.embd_normalize is None:
@@ -40,6 +42,11 @@ def embed_command(args: argparse.Namespace) -> None:
             # which says nothing; raw scores are what its own CI asks for (-1).
             mode = -1
         printed = _embed_rows(model, texts, mode, args, client)
+    if args.quantize is not None:
+        shown = write_quantized(printed, args)
+        if shown is not None:
+            write(shown)
+        return
     if args.output is not None:
         # Atomic: a failed write (full disk, ulimit -f) leaves an older file whole.
         with atomic_write(args.output) as handle:
@@ -86,7 +93,7 @@ def _embed_rows(
             )
         rows = _pair_scores(model, texts, mode, args)
     else:
-        if client is None:
+        if client is None and args.embd_prompt is None and args.dim is None:
             result: Any = model.embed(
                 texts, normalize=mode, truncate=args.truncate, chunk=args.chunk
             )
@@ -102,6 +109,8 @@ def _embed_rows(
                 cache=False,
                 progress=False,
                 cluster=client,
+                prompt=args.embd_prompt,
+                dim=args.dim,
             )
         if result.token_vectors is not None:
             # llama-embedding normalises every token vector too (the API leaves them raw, as

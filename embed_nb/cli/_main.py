@@ -11,9 +11,12 @@ from ..display import one_line
 from ..errors import EmbedNbError, InputTooLongError, InvalidInputError, ModelNotFoundError
 from ..files import describe
 from ._commands import info_command, rerank_command
+from ._dedup import cluster_command, dedup_command
+from ._doctor import doctor_command
 from ._embed import embed_command
 from ._parquet import parquet_command
 from ._parser import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PROG, _UsageError, build_parser
+from ._search import search_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rerank": rerank_command,
         "parquet": parquet_command,
         "info": info_command,
+        "dedup": dedup_command,
+        "cluster": cluster_command,
+        "doctor": doctor_command,
+        "search": search_command,
     }
     try:
         commands[args.command](args)

@@ -15,6 +15,9 @@ OUTPUT_FORMATS = ("", "array", "json", "json+", "raw")
 #: The load options every command takes (``embed`` adds ``pooling``), by flags.FLAGS name.
 LOAD_OPTIONS: tuple[str, ...] = ("n_ctx", "n_threads", "n_gpu_layers", "flash_attn")
 LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision")
+#: The load options a server URL takes too (the rest set up a local model).
+PROMPT_OPTIONS: tuple[str, ...] = ("query_prompt", "document_prompt")
+LOAD_OPTIONS += PROMPT_OPTIONS
 
 # Exit codes: 2 for something typed wrong (as argparse does), 1 when the work itself failed.
 EXIT_USAGE = 2
@@ -143,7 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="also save the embeddings as a float32 .npy array (one row per embedding); "
         "stdout then stays empty unless --embd-output-format is given",
     )
+    embed.add_argument(
+        "--quantize",
+        choices=("int8", "uint8", "binary", "ubinary"),
+        metavar="P",
+        help="int8, uint8, binary or ubinary: print (and save with -o) the quantised vectors, "
+        "sentence-transformers' quantize_embeddings; int8/uint8 also save FILE.ranges.npy",
+    )
+    embed.add_argument(
+        "--calibration",
+        metavar="FILE.npy",
+        help="with --quantize int8/uint8: float vectors (say, a corpus saved with -o) whose "
+        "per-dimension min and max set the buckets",
+    )
     _add_fit_options(embed)
+    # --embd-prompt, not --prompt: -p/--prompt is llama-embedding's text to embed.
+    embed.add_argument(
+        "--embd-prompt",
+        metavar="P",
+        help="put before each text: query or document (the model's prompt) or the text itself",
+    )
+    embed.add_argument(
+        "--dim", type=int, metavar="N", help="keep the first N components, normalised again"
+    )
     _add_cluster_option(embed, required=False)
 
     rerank = commands.add_parser(
@@ -170,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rerank.add_argument("--top-n", type=int, metavar="K", help="keep the K best documents")
     rerank.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
+    rerank.add_argument(
+        "--instruction",
+        metavar="TEXT",
+        help="replace an instruction-tuned reranker's default instruction (Qwen3-Reranker)",
+    )
     _add_model_options(rerank, model_required=True)
 
     parquet = commands.add_parser(
@@ -215,4 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_options(info)
     info.add_argument("--json", action="store_true", help="print the facts as a JSON object")
+
+    from ._dedup import add_dedup_commands  # late: it imports this module
+
+    add_dedup_commands(commands)
+
+    from ._doctor import add_doctor_command  # late: it imports this module
+
+    add_doctor_command(commands)
+
+    from ._search import add_search_command  # late: it imports this module
+
+    add_search_command(commands)
     return parser

@@ -16,6 +16,7 @@ from . import native
 from .inputs import Framing, fit_to_limit, token_id_lists, utf8
 from .normalize import normalize as normalize_vectors
 from .rerank import PairFormat, format_pair
+from .rerank_instruction import with_instruction
 
 if TYPE_CHECKING:
     from .model import LocalModel
@@ -25,6 +26,7 @@ __all__ = [
     "assemble",
     "average_windows",
     "classifier_labels",
+    "missing_eos_text",
     "rerank_format",
     "rerank_pairs",
     "rerank_result",
@@ -63,6 +65,8 @@ def text_windows(model: LocalModel, items: list[str], request: EmbedRequest) -> 
     owners: list[int] = []
     for i, text in enumerate(items):
         tokens = tokenize_input(model._tokenizer, text, i)
+        # The doctor compares the longest text seen with the context (before any cut).
+        model.longest_input = max(model.longest_input, len(tokens))
         windows = fit_to_limit(
             tokens,
             model.max_tokens,
@@ -127,20 +131,26 @@ def average_windows(
 
 
 def rerank_pairs(
-    model: LocalModel, query: str, docs: Sequence[str], *, truncate: bool
+    model: LocalModel,
+    query: str,
+    docs: Sequence[str],
+    *,
+    truncate: bool,
+    instruction: str | None = None,
 ) -> list[np.ndarray]:
     """Each (query, document) pair in the model's rerank format, fitted to the context. Call
-    with the model's lock held."""
+    with the model's lock held. ``instruction`` replaces the template's default one."""
 
     def plain(text: str, add_special: bool, parse_special: bool) -> np.ndarray:
         return model._tokenizer(
             text.encode("utf-8"), add_special=add_special, parse_special=parse_special
         )
 
+    fmt = with_instruction(model._pair_format, instruction, model.name)
     pairs = []
-    keep_tail = Framing(0, 1 if model._pair_format.eos is not None else 0)
+    keep_tail = Framing(0, 1 if fmt.eos is not None else 0)
     for i, doc in enumerate(docs):
-        tokens = format_pair(model._pair_format, plain, query, doc)
+        tokens = format_pair(fmt, plain, query, doc)
         if len(tokens) == 0:
             raise InvalidInputError(f"pair {i} is empty after tokenisation")
         pairs.extend(
@@ -194,6 +204,17 @@ def rerank_format(model: Any, vocab: Any) -> PairFormat:
         eos=eos if ll.llama_vocab_get_add_eos(vocab) else None,
         sep=ll.llama_vocab_sep(vocab) if ll.llama_vocab_get_add_sep(vocab) else None,
     )
+
+
+def missing_eos_text(vocab: Any) -> str:
+    """The EOS token's text when the tokenizer does not add EOS itself ("" when it does, or
+    has none): appended to a text, the engine (parse_special=True) reads it as the token."""
+    ll = native.lib()
+    eos = ll.llama_vocab_eos(vocab)
+    if ll.llama_vocab_get_add_eos(vocab) or eos == -1:  # -1: LLAMA_TOKEN_NULL
+        return ""
+    text = ll.llama_vocab_get_text(vocab, eos)
+    return text.decode("utf-8", "replace") if text else ""
 
 
 def classifier_labels(model: Any, n_embd: int, pooling: str) -> list[str]:

@@ -37,6 +37,8 @@ class ModelInfo:
     flash_attn: str = "auto"
     n_ubatch: int = 0
     fingerprint: str = ""
+    #: The query and document prompts in use (see embed_nb.prompts), "-" when none.
+    prompts: str = "-"
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -62,6 +64,7 @@ class ModelInfo:
             "flash attention": self.flash_attn,
             "micro-batch": self.n_ubatch,
             "fingerprint": self.fingerprint,
+            "prompts": self.prompts,
         }
         width = max(map(len, rows))
         return "\n".join(f"{key:<{width}}  {value}" for key, value in rows.items())

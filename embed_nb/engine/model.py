@@ -17,15 +17,18 @@ from ..errors import (
     ModelLoadError,
     NotARerankerError,
 )
+from ..prompts import family_of, resolve_prompts
 from ..request import EmbedRequest, checked_request
 from ..results import Embeddings, RerankResult
 from . import native
 from .batching import plan_decodes
+from .classifier_head import check_classifier_head
 from .context import ContextSettings, DecodeContext
 from .defaults import EngineDefaults, engine_defaults
 from .embedding import (
     assemble,
     classifier_labels,
+    missing_eos_text,
     rerank_format,
     rerank_pairs,
     rerank_result,
@@ -43,6 +46,7 @@ from .options import LoadOptions, LocalOptions
 from .placement import Placement, gpu_layers_to_ask, placement
 from .precision import describe_precision, plan_weights
 from .probe import verified_plan
+from .rerank_instruction import default_instruction
 from .weight_copy import SOURCE_FILE_TYPE_KEY, WeightCopy, weight_copy
 from .workers import DecodeRunner, ProgressFn
 
@@ -113,6 +117,8 @@ class LocalModel:
     """
 
     kind = "local"
+    #: The most tokens any text embedded so far had (before any cut); read by the doctor.
+    longest_input = 0
 
     def __init__(
         self,
@@ -129,6 +135,8 @@ class LocalModel:
         upcast: bool | None = None,
         n_contexts: int | None = None,
         precision: str = "exact",
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
     ) -> None:
         self.path = _model_path(path)
         # The keyword arguments are LocalOptions' fields (a test keeps them the same).
@@ -144,6 +152,8 @@ class LocalModel:
             upcast=upcast,
             n_contexts=n_contexts,
             precision=precision,
+            query_prompt=query_prompt,
+            document_prompt=document_prompt,
         )
         self.name = given.name or self.path.stem
         #: The options it was loaded with, as given (a Dask worker loads its copy from them).
@@ -167,6 +177,8 @@ class LocalModel:
                 logged_layers = self._load(weights.path, gpu_layers, plan.extra_bufts)
                 where = placement(self._native.model, gpu_layers, logged_layers)
                 self._setup(weights, options, defaults, where)
+            if self.pooling == "rank":  # a head-less "reranker" would score noise
+                check_classifier_head(self.path)
         except BaseException:
             self._finalizer()
             raise
@@ -273,6 +285,15 @@ class LocalModel:
         self._n_seq_max = first.n_seq_max
         self._framing = special_framing(self._tokenizer, vocab)
         self._pair_format = rerank_format(model, vocab)
+        # The GGUF's own names, which say the model's family (see embed_nb.prompts).
+        names = (native.meta_string(model, f"general.{key}") for key in ("name", "basename"))
+        self.gguf_names = tuple(name for name in names if name)
+        self.prompts = resolve_prompts(
+            family_of(self),
+            self.options.query_prompt,
+            self.options.document_prompt,
+            eos_text=missing_eos_text(vocab),
+        )
         file_type = file_type_name(native.meta_string(model, "general.file_type"))
         if weights.copy:
             source_type = native.meta_string(model, SOURCE_FILE_TYPE_KEY)
@@ -301,6 +322,7 @@ class LocalModel:
             flash_attn=first.flash_attn,
             n_ubatch=n_ubatch,
             fingerprint=self.fingerprint,
+            prompts=self.prompts.describe(),
         )
 
     # --- public API ----------------------------------------------------------------------
@@ -312,6 +334,11 @@ class LocalModel:
     @property
     def is_reranker(self) -> bool:
         return self.pooling == "rank"
+
+    @property
+    def rerank_instruction(self) -> str | None:
+        """The default instruction in the ``rerank`` template (None: it has no place for one)."""
+        return default_instruction(self._pair_format.template)
 
     def close(self) -> None:
         """Free the model and its context. Later calls raise :class:`ModelClosedError`."""
@@ -391,11 +418,14 @@ class LocalModel:
         top_n: int | None = None,
         *,
         truncate: bool = False,
+        instruction: str | None = None,
     ) -> RerankResult:
         """Score each document against the query with a RANK-pooled (cross-encoder) model.
 
         Scores are the raw first classifier output, as llama-server's ``/v1/rerank`` returns
-        them; results are sorted best first and cut to ``top_n``.
+        them; results are sorted best first and cut to ``top_n``. ``instruction`` replaces
+        the default instruction of the model's ``rerank`` template (Qwen3-Reranker's
+        ``<Instruct>:`` line; see :attr:`rerank_instruction`).
         """
         if not self.is_reranker:
             raise NotARerankerError(
@@ -405,7 +435,7 @@ class LocalModel:
         docs = rerank_inputs(query, documents, top_n)
         with self._lock:
             self._check_open()
-            pairs = rerank_pairs(self, query, docs, truncate=truncate)
+            pairs = rerank_pairs(self, query, docs, truncate=truncate, instruction=instruction)
             outputs = self._run(pairs, None)
         return rerank_result(self, query, docs, pairs, outputs, top_n)
 

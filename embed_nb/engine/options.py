@@ -90,14 +90,29 @@ class LocalOptions:
         "exact, or fast: bf16 weight matrices on a CPU with bf16 dot products "
         "(about 1.6x faster, cosine >= 0.9998 to exact); elsewhere fast is exact",
     )
+    query_prompt: str | None = _option(
+        None,
+        "text put before queries (prompt='query', search); default: the family's preset, "
+        "'' for none",
+    )
+    document_prompt: str | None = _option(
+        None,
+        "text put before documents (prompt='document', search's corpus); default: the "
+        "family's preset, '' for none",
+    )
     #: What the engine makes of the options above.
     checked: LoadOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.name is not None and not isinstance(self.name, str):
             raise InvalidInputError(f"name must be a str, not {type(self.name).__name__}")
+        from ..prompts import checked_prompt_option
+
+        checked_prompt_option("query_prompt", self.query_prompt)
+        checked_prompt_option("document_prompt", self.document_prompt)
         engine = {name: getattr(self, name) for name in option_names(LocalOptions)}
-        del engine["name"]
+        for not_engine in ("name", "query_prompt", "document_prompt"):
+            del engine[not_engine]
         object.__setattr__(self, "checked", check_options(**engine))
 
     def kwargs(self) -> dict[str, Any]:

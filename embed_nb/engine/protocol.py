@@ -55,6 +55,7 @@ class EmbeddingModel(Protocol):
         top_n: int | None = None,
         *,
         truncate: bool = False,
+        instruction: str | None = None,
     ) -> RerankResult: ...
 
     def tokenize(self, text: str) -> list[int]: ...

@@ -12,7 +12,7 @@ from traitlets.config import Configurable
 
 from ..errors import EmbedNbError
 from ..settings import FIELDS, SETTINGS
-from . import _models, _parquet, _views
+from . import _dedup, _models, _parquet, _views
 from ._names import _assignable
 from ._parsers import _EMBED_CELL, _EMBED_LINE, _RERANK_CELL, _RERANK_LINE
 from ._parsing import _friendly, _options_then_text, _split, _unescape
@@ -43,6 +43,9 @@ class EmbedMagics(Magics, Configurable):
     ).tag(config=True)
     cache = Bool(FIELDS["cache"].default, help=FIELDS["cache"].help).tag(config=True)
     cache_dir = Unicode(FIELDS["cache_dir"].default, help=FIELDS["cache_dir"].help).tag(config=True)
+    cache_dtype = Unicode(FIELDS["cache_dtype"].default, help=FIELDS["cache_dtype"].help).tag(
+        config=True
+    )
     default_model = Unicode(FIELDS["default_model"].default, help=FIELDS["default_model"].help).tag(
         config=True
     )
@@ -196,6 +199,8 @@ class EmbedMagics(Magics, Configurable):
         Options: ``-o NAME`` store the result; ``-m MODEL`` a loaded model by name;
         ``--normalize N`` (-1 none, 0 max-abs, 1 L1, 2 L2, p > 2); ``--truncate`` or
         ``--chunk`` for texts longer than the context; ``--tokens`` per-token vectors;
+        ``--prompt P`` put before each text (``query``/``document``: the model's prompt, else
+        the text itself); ``--dim N`` keep the first N components, normalised again;
         ``--cluster [ADDRESS|VAR]`` embed what the cache lacks on a Dask cluster: alone, the
         notebook's default client (the last ``Client()`` made); ``--cluster client`` the
         Client or cluster a variable holds; ``--cluster tcp://host:8786`` a scheduler.
@@ -235,6 +240,8 @@ class EmbedMagics(Magics, Configurable):
             column=column,
             tokens=args.tokens,
             cluster=cluster,
+            prompt=args.prompt,
+            dim=args.dim,
         )
         self._store(args.out, result)
         return result
@@ -257,8 +264,11 @@ class EmbedMagics(Magics, Configurable):
         Usage::
 
             %rerank "QUERY" DOCS_VAR [--top-n K] [--column C] [-o NAME] [-m MODEL] [--truncate]
-            %%rerank [--top-n K] [-o NAME] [-m MODEL] QUERY
+                    [--instruction "TEXT"]
+            %%rerank [--top-n K] [-o NAME] [-m MODEL] [--instruction "TEXT"] QUERY
             one document per line of the cell
+
+        ``--instruction`` replaces an instruction-tuned reranker's default instruction.
         """
         from .. import api
 
@@ -271,6 +281,8 @@ class EmbedMagics(Magics, Configurable):
             if not query:
                 raise UsageError("%%rerank: write the query on the first line: %%rerank QUERY")
             documents, column = self._cell_texts(cell, None, "%%rerank"), None
+        if args.widget and args.instruction is not None:
+            raise UsageError("--instruction does not work with --widget yet; leave one out")
         if args.widget:
             docs, _, _ = api.as_texts(documents, column=column, what="documents")
             chosen = self._model(args.model)
@@ -288,6 +300,7 @@ class EmbedMagics(Magics, Configurable):
             truncate=args.truncate,
             cache=self._cache(),
             column=column,
+            instruction=args.instruction,
         )
         self._store(args.out, result)
         return result
@@ -301,3 +314,5 @@ class EmbedMagics(Magics, Configurable):
     embed_parquet = line_magic(_parquet.embed_parquet)
     embed_model = line_magic(_models.embed_model)
     embed_cache = line_magic(_models.embed_cache)
+    embed_dedup = line_magic(_dedup.embed_dedup)
+    embed_cluster = line_magic(_dedup.embed_cluster)

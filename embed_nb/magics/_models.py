@@ -13,10 +13,11 @@ from ._parsing import _friendly, _split
 
 if TYPE_CHECKING:
     from .._core import EmbedMagics
+    from ..model_doctor import Diagnosis
 
 
 @_friendly
-def embed_model(self: EmbedMagics, line: str) -> None:
+def embed_model(self: EmbedMagics, line: str) -> Diagnosis | None:
     """Manage the kernel's resident models.
 
     Usage::
@@ -25,6 +26,7 @@ def embed_model(self: EmbedMagics, line: str) -> None:
         %embed_model list
         %embed_model use NAME
         %embed_model info [NAME]
+        %embed_model doctor [NAME]
         %embed_model unload NAME
 
     SOURCE is a .gguf path, hf://owner/repo/file.gguf, the default model's name
@@ -73,11 +75,18 @@ def embed_model(self: EmbedMagics, line: str) -> None:
             raise UsageError("%embed_model info: at most one NAME")
         resident = reg.resident(rest[0] if rest else None)
         print(repr(resident.model.info))
+    elif action == "doctor":
+        if len(rest) > 1:
+            raise UsageError("%embed_model doctor: at most one NAME")
+        from ..model_doctor import doctor
+
+        return doctor(rest[0] if rest else None)  # shown as HTML in a notebook
     else:
         name = _one_name(rest, "unload")
         reg.unload(name)
         now = reg.current
         print(f"unloaded {name!r}; current model: {now!r}" if now else f"unloaded {name!r}")
+    return None
 
 
 if embed_model.__doc__:  # None under python -OO

@@ -36,6 +36,10 @@ def _embed_options(parser: _Parser, *, cell: bool) -> _Parser:
     mode.add_argument("--truncate", action="store_true", help="cut texts longer than the context")
     mode.add_argument("--chunk", action="store_true", help="embed long texts in windows, averaged")
     parser.add_argument("--tokens", action="store_true", help="per-token vectors (pooling none)")
+    parser.add_argument(
+        "--prompt", help="put before each text: query, document (the model's) or the text itself"
+    )
+    parser.add_argument("--dim", type=int, help="keep the first N components, normalised again")
     return _cluster_option(parser)
 
 
@@ -49,6 +53,9 @@ def _rerank_options(parser: _Parser) -> _Parser:
     parser.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
     parser.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
     parser.add_argument("--widget", action="store_true", help="a live RerankList to type into")
+    parser.add_argument(
+        "--instruction", help="replace an instruction-tuned reranker's default instruction"
+    )
     return parser
 
 
@@ -66,6 +73,25 @@ _SEARCH.add_argument("--context", action="store_true", help="also give a RAG pro
 _SEARCH.add_argument("--column", help="the text column when the corpus is a DataFrame")
 _SEARCH.add_argument("-o", "--out", help="store the SearchResult in this variable")
 _SEARCH.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
+_SEARCH.add_argument("--rerank", metavar="NAME", help="rerank the k hits with this loaded reranker")
+_SEARCH.add_argument("--top-n", type=int, dest="top_n", help="keep the best N after reranking")
+_SEARCH.add_argument(
+    "--rerank-fallback",
+    dest="rerank_fallback",
+    choices=["cosine"],
+    help="let --rerank name an embedding model: reorder by its cosine",
+)
+_SEARCH.add_argument(
+    "--quantize",
+    choices=["int8", "uint8", "binary", "ubinary"],
+    help="quantise the corpus first, then rescore the candidates with the float query",
+)
+_SEARCH.add_argument(
+    "--rescore-multiplier",
+    dest="rescore_multiplier",
+    type=int,
+    help="candidates per hit from the quantised vectors (default 4)",
+)
 _cluster_option(_SEARCH)
 
 _SIM = _Parser("%embed_sim")
@@ -115,7 +141,8 @@ LOAD_OPTIONS: tuple[str, ...] = (
     "flash_attn",
 )
 LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision", "allow_insecure")
-_MODEL_ACTIONS = ("load", "list", "use", "info", "unload")
+LOAD_OPTIONS += ("query_prompt", "document_prompt")
+_MODEL_ACTIONS = ("load", "list", "use", "info", "doctor", "unload")
 _MODEL_LOAD = _Parser("%embed_model load")
 _MODEL_LOAD.add_argument("source", help="a .gguf path, hf://owner/repo/file.gguf, a URL, or a name")
 add_flags(_MODEL_LOAD, LOAD_OPTIONS)

@@ -33,12 +33,16 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
     Usage::
 
         %embed_search "QUERY" CORPUS_VAR [-k K] [--context] [--column C] [-o NAME] [-m MODEL]
-                      [--cluster [ADDRESS|VAR]]
+                      [--cluster [ADDRESS|VAR]] [--quantize P] [--rescore-multiplier M]
+                      [--rerank NAME [--top-n N] [--rerank-fallback cosine]]
 
     ``--context`` shows the hits and returns them as a RAG prompt context (a str).
     ``--cluster`` embeds the corpus on a Dask cluster (alone: the notebook's default client;
     or a scheduler address, or a variable holding a Client or cluster); the query is
-    embedded in the kernel.
+    embedded in the kernel. ``--quantize int8|uint8|binary|ubinary`` searches the corpus'
+    quantised vectors and rescores ``M`` x K candidates (default 4) with the float query.
+    ``--rerank NAME`` reranks the K hits with that loaded reranker and keeps the best
+    ``--top-n``, showing both scores.
     """
     from .. import api
 
@@ -54,6 +58,11 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
         progress=SETTINGS.progress_threshold,
         column=args.column,
         cluster=cluster,
+        quantize=args.quantize,
+        rescore_multiplier=args.rescore_multiplier,
+        rerank=args.rerank,
+        top_n=args.top_n,
+        rerank_fallback=args.rerank_fallback,
     )
     self._store(args.out, result)
     if args.context:

@@ -109,6 +109,12 @@ class RemoteOptions:
     max_tokens: int | None = _option(None, "the longest input (the server still decides)")
     pooling: str | None = _option(None, "a label for the server's pooling (default: pooled)")
     allow_insecure: bool = _option(False, "send an API key over plain http to another host")
+    query_prompt: str | None = _option(
+        None, "text put before queries (default: the family's preset, '' for none)"
+    )
+    document_prompt: str | None = _option(
+        None, "text put before documents (default: the family's preset, '' for none)"
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or self.kind not in KINDS:
@@ -132,6 +138,10 @@ class RemoteOptions:
         optional_text("name", self.name, NAME_LIMIT)
         if type(self.allow_insecure) is not bool:
             raise InvalidInputError("allow_insecure must be True or False")
+        from ...prompts import checked_prompt_option
+
+        checked_prompt_option("query_prompt", self.query_prompt)
+        checked_prompt_option("document_prompt", self.document_prompt)
         for key, value in checked.items():  # ints given for seconds become floats
             object.__setattr__(self, key, value)
 

@@ -23,11 +23,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ...errors import InvalidInputError, ModelClosedError, NotARerankerError
+from ...prompts import family_of, resolve_prompts
 from ...request import EmbedRequest, checked_request
 from ...results import Embeddings, RerankResult, rank_hits
 from ..inputs import as_text_list, rerank_inputs, token_id_lists, utf8
@@ -81,6 +83,9 @@ class RemoteModel:
         RemoteError: the server cannot be reached or does not answer as a server should.
     """
 
+    #: The most tokens any input embedded so far had (server counts); read by the doctor.
+    longest_input = 0
+
     @shielded
     def __init__(
         self,
@@ -99,6 +104,8 @@ class RemoteModel:
         max_tokens: int | None = None,
         pooling: str | None = None,
         allow_insecure: bool = False,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
         transport: TransportFactory | None = None,
     ) -> None:
         # The keyword arguments (transport aside) are RemoteOptions' fields; a test keeps
@@ -117,6 +124,8 @@ class RemoteModel:
             model=model,
             name=name,
             allow_insecure=allow_insecure,
+            query_prompt=query_prompt,
+            document_prompt=document_prompt,
         )
         #: The options it was made with, as given (a Dask worker makes its copy from them).
         self.options = options
@@ -169,6 +178,11 @@ class RemoteModel:
             kind=self.kind,
             max_tokens=self.max_tokens,
         )
+        # Presets from the model name the server reports (see embed_nb.prompts).
+        self.prompts = resolve_prompts(
+            family_of(self), options.query_prompt, options.document_prompt
+        )
+        self.info = replace(self.info, prompts=self.prompts.describe())
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -285,12 +299,21 @@ class RemoteModel:
         top_n: int | None = None,
         *,
         truncate: bool = False,
+        instruction: str | None = None,
     ) -> RerankResult:
         """Score each document against the query with the server's ``/v1/rerank``.
 
         Scores are the server's raw ``relevance_score``; sorting and ``top_n`` follow
         :meth:`LocalModel.rerank <embed_nb.engine.LocalModel.rerank>` exactly (stable for ties).
+        ``instruction`` is refused: llama-server's ``/v1/rerank`` takes none (it fills only
+        ``{query}`` and ``{document}`` into the model's template).
         """
+        if instruction is not None:
+            raise InvalidInputError(
+                f"{self.name} at {self.url} is a llama-server, whose /v1/rerank takes no "
+                "instruction (it fills only {query} and {document} into the template); "
+                "load the reranker GGUF in the kernel to pass an instruction"
+            )
         if not self.is_reranker:
             raise NotARerankerError(
                 f"{self.name} at {self.url} is not a reranker (pooling {self.pooling!r}); start "
@@ -352,6 +375,8 @@ class RemoteModel:
         )
         answers_ = self._run(send, len(inputs), progress)
         counts, exact = batching.token_counts(answers_, inputs)
+        # The doctor compares the longest text seen with the context (estimated if not exact).
+        self.longest_input = max(self.longest_input, *counts, 0)
         rows = [v for a in answers_ for v in a.values]
         return Embeddings.from_parts(
             model=self,

@@ -9,36 +9,18 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ._commands import connected, load, write
-from ._parser import _add_cluster_option, _add_fit_options, _add_model_options, _UsageError
+from ._parser import (
+    _add_cluster_option,
+    _add_fit_options,
+    _add_model_options,
+    _UsageError,
+    add_text_inputs,
+)
 from ._texts import gather_texts
 
 
 def _add_texts(parser: argparse.ArgumentParser) -> None:
-    # The same -p / -f / --embd-separator as `embed-nb embed`, one list in the order given.
-    parser.add_argument(
-        "-p",
-        "--prompt",
-        dest="inputs",
-        action="append",
-        type=lambda text: ("text", text),
-        metavar="TEXT",
-        help="texts, split into several by --embd-separator; may be repeated",
-    )
-    parser.add_argument(
-        "-f",
-        "--file",
-        dest="inputs",
-        action="append",
-        type=lambda path: ("file", path),
-        metavar="FILE",
-        help="a file of texts, one per line (or split by --embd-separator); '-' reads stdin",
-    )
-    parser.add_argument(
-        "--embd-separator",
-        default="\n",
-        metavar="SEP",
-        help="separator between texts in a prompt or file (default: a newline)",
-    )
+    add_text_inputs(parser, "texts")  # as `embed-nb embed` takes them
     parser.add_argument(
         "--format",
         choices=("csv", "json"),

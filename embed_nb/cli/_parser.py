@@ -74,6 +74,35 @@ def _add_cluster_option(parser: argparse.ArgumentParser, *, required: bool) -> N
     )
 
 
+def add_text_inputs(parser: argparse.ArgumentParser, what: str) -> None:
+    """llama-embedding's -p / -f / --embd-separator: texts given on the line or in files."""
+    # -p and -f share one list so that texts keep the order they were given in.
+    parser.add_argument(
+        "-p",
+        "--prompt",
+        dest="inputs",
+        action="append",
+        type=lambda text: ("text", text),
+        metavar="TEXT",
+        help=f"{what}, split into several by --embd-separator; may be repeated",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="inputs",
+        action="append",
+        type=lambda path: ("file", path),
+        metavar="FILE",
+        help="a file of texts, one per line (or split by --embd-separator); '-' reads stdin",
+    )
+    parser.add_argument(
+        "--embd-separator",
+        default="\n",
+        metavar="SEP",
+        help="separator between texts in a prompt or file (default: a newline)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``embed-nb`` argument parser with its ``embed``, ``rerank``, ``parquet`` and
     ``info`` commands."""
@@ -91,31 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     _add_model_options(embed)
-    # -p and -f share one list so that texts keep the order they were given in.
-    embed.add_argument(
-        "-p",
-        "--prompt",
-        dest="inputs",
-        action="append",
-        type=lambda text: ("text", text),
-        metavar="TEXT",
-        help="text to embed, split into several by --embd-separator; may be repeated",
-    )
-    embed.add_argument(
-        "-f",
-        "--file",
-        dest="inputs",
-        action="append",
-        type=lambda path: ("file", path),
-        metavar="FILE",
-        help="a file of texts, one per line (or split by --embd-separator); '-' reads stdin",
-    )
-    embed.add_argument(
-        "--embd-separator",
-        default="\n",
-        metavar="SEP",
-        help="separator between texts in a prompt or file (default: a newline)",
-    )
+    add_text_inputs(embed, "text to embed")
     embed.add_argument(
         "--cls-separator",
         default="\t",

@@ -89,45 +89,42 @@ def _as_flags(error: InvalidInputError) -> _UsageError:
 
 
 def dedup_command(args: argparse.Namespace) -> None:
-    from ..dedup import checked_positive, checked_threshold, paraphrases
+    from ..dedup import checked_positive, paraphrases
 
-    try:  # fail before the (slow) model load
-        checked_threshold(args.threshold)
+    def check() -> None:
         checked_positive(args.top_k, "top_k")
         checked_positive(args.max_pairs, "max_pairs")
-    except InvalidInputError as error:
-        raise _as_flags(error) from None
-    texts = _texts(args)
-    with connected(args.cluster) as client, load(args) as model:
-        frame = paraphrases(
-            texts,
-            threshold=args.threshold,
-            top_k=args.top_k,
-            max_pairs=args.max_pairs,
-            model=model,
-            cache=False,
-            progress=False,
-            truncate=args.truncate,
-            chunk=args.chunk,
-            cluster=client,
-        )
-    _print(frame, args.format)
+
+    _run(args, paraphrases, check, top_k=args.top_k, max_pairs=args.max_pairs)
 
 
 def cluster_command(args: argparse.Namespace) -> None:
-    from ..dedup import checked_positive, checked_threshold, communities
+    from ..dedup import checked_positive, communities
+
+    _run(
+        args,
+        communities,
+        lambda: checked_positive(args.min_size, "min_size"),
+        min_size=args.min_size,
+    )
+
+
+def _run(args: argparse.Namespace, job: Any, check: Any, **own: Any) -> None:
+    """Check the options (before the slow model load), then run ``job`` on the texts with
+    the options both commands share and ``own``, and print its frame."""
+    from ..dedup import checked_threshold
 
     try:
         checked_threshold(args.threshold)
-        checked_positive(args.min_size, "min_size")
+        check()
     except InvalidInputError as error:
         raise _as_flags(error) from None
     texts = _texts(args)
     with connected(args.cluster) as client, load(args) as model:
-        frame = communities(
+        frame = job(
             texts,
             threshold=args.threshold,
-            min_size=args.min_size,
+            **own,
             model=model,
             cache=False,
             progress=False,

@@ -6,6 +6,7 @@ parse, call the API and return its DataFrame (which the notebook shows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..settings import SETTINGS
@@ -61,24 +62,14 @@ def embed_dedup(self: EmbedMagics, line: str) -> Any:
     """
     from ..dedup import paraphrases
 
-    args = _DEDUP.parse(_split(line, "%embed_dedup"), self._is_cluster_word)
-    cluster = self._cluster(args.cluster)
-    data = self._variable(args.data, "VAR")
-    result = paraphrases(
-        data,
-        threshold=args.threshold,
-        top_k=args.top_k,
-        max_pairs=args.max_pairs,
-        model=self._model_for_inputs(args.model, data),
-        cache=self._cache(),
-        progress=SETTINGS.progress_threshold,
-        column=args.column,
-        truncate=args.truncate,
-        chunk=args.chunk,
-        cluster=cluster,
+    return _over_variable(
+        self,
+        line,
+        "%embed_dedup",
+        _DEDUP,
+        paraphrases,
+        lambda args: {"top_k": args.top_k, "max_pairs": args.max_pairs},
     )
-    self._store(args.out, result)
-    return result
 
 
 @_friendly
@@ -95,13 +86,29 @@ def embed_cluster(self: EmbedMagics, line: str) -> Any:
     """
     from ..dedup import communities
 
-    args = _CLUSTER.parse(_split(line, "%embed_cluster"), self._is_cluster_word)
+    def own(args: Any) -> dict[str, Any]:
+        return {"min_size": args.min_size}
+
+    return _over_variable(self, line, "%embed_cluster", _CLUSTER, communities, own)
+
+
+def _over_variable(
+    self: EmbedMagics,
+    line: str,
+    prog: str,
+    parser: Any,
+    job: Callable[..., Any],
+    own_options: Callable[[Any], dict[str, Any]],
+) -> Any:
+    """Parse ``line``, run ``job`` on the variable it names with the options both magics share
+    and ``own_options(args)``, store the result under ``-o``."""
+    args = parser.parse(_split(line, prog), self._is_cluster_word)
     cluster = self._cluster(args.cluster)
     data = self._variable(args.data, "VAR")
-    result = communities(
+    result = job(
         data,
         threshold=args.threshold,
-        min_size=args.min_size,
+        **own_options(args),
         model=self._model_for_inputs(args.model, data),
         cache=self._cache(),
         progress=SETTINGS.progress_threshold,

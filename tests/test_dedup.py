@@ -38,9 +38,10 @@ def vectors(texts: list[str], default_model: Any) -> Embeddings:
     return embed_nb.embed(texts, model=default_model, cache=False, progress=False)
 
 
-def st_util() -> Any:
-    pytest.importorskip("torch")
-    return pytest.importorskip("sentence_transformers.util")
+def st_util() -> tuple[Any, Any]:
+    """sentence-transformers' util and torch, or a skip where they are not installed."""
+    torch = pytest.importorskip("torch")
+    return pytest.importorskip("sentence_transformers.util"), torch
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +58,7 @@ def pair_scores(frame: pd.DataFrame) -> dict[tuple[int, int], float]:
 
 @pytest.mark.parametrize("top_k", [1, 5, 40])
 def test_paraphrases_are_sentence_transformers_pairs(distinct: np.ndarray, top_k: int) -> None:
-    import torch
-
-    util = st_util()
+    util, torch = st_util()
     theirs = util.paraphrase_mining_embeddings(
         torch.from_numpy(distinct), top_k=top_k, max_pairs=10**9
     )
@@ -73,9 +72,7 @@ def test_paraphrases_are_sentence_transformers_pairs(distinct: np.ndarray, top_k
 
 
 def test_threshold_and_max_pairs_match_sentence_transformers(distinct: np.ndarray) -> None:
-    import torch
-
-    util = st_util()
+    util, torch = st_util()
     matrix = torch.from_numpy(distinct)
     theirs = util.paraphrase_mining_embeddings(matrix, top_k=10, max_pairs=10**9)
     ours = embed_nb.paraphrases(distinct, threshold=0.6, top_k=10)
@@ -88,7 +85,7 @@ def test_threshold_and_max_pairs_match_sentence_transformers(distinct: np.ndarra
 
 
 def test_communities_are_sentence_transformers_communities(distinct: np.ndarray) -> None:
-    util = st_util()
+    util, _ = st_util()
     for threshold, min_size in [(0.55, 3), (0.7, 2), (0.4, 10)]:
         theirs = util.community_detection(
             distinct, threshold=threshold, min_community_size=min_size

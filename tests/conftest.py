@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tiny_models
@@ -82,3 +83,11 @@ def default_model(default_model_path: Path):  # type: ignore[no-untyped-def]
     model = LocalModel(default_model_path, name="all-minilm-l6-v2")
     yield model
     model.close()
+
+
+@pytest.fixture(scope="session")
+def shell() -> Any:
+    """IPython's shell with embed_nb's magics loaded (tests/magic_shell.py sets it up per test)."""
+    from magic_shell import magic_shell
+
+    return magic_shell()

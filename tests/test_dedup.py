@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from magic_shell import configured, magic_shell, run
+from magic_shell import configured, run
 
 import embed_nb
 from embed_nb import InvalidInputError
@@ -202,11 +202,6 @@ def test_a_reranker_is_refused(reranker_path: Path) -> None:
 
 
 # --- the magics ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    return magic_shell()
 
 
 @pytest.fixture

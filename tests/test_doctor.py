@@ -14,7 +14,7 @@ import pytest
 import tiny_models
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from magic_shell import configured, magic_shell, run
+from magic_shell import configured, run
 
 import embed_nb
 from embed_nb import registry
@@ -243,11 +243,6 @@ def test_bad_models(load) -> None:  # type: ignore[no-untyped-def]
 
 
 # --- the magic and the CLI -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    return magic_shell()
 
 
 def test_magic(

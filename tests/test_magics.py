@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from magic_shell import DOCS, configured, magic_shell, run
+from magic_shell import DOCS, configured, run
 
 from embed_nb import api, cache, registry
 from embed_nb.cache import CacheWarning
@@ -26,11 +26,6 @@ from embed_nb.results import (
     SearchResult,
     SimilarityMatrix,
 )
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    return magic_shell()
 
 
 @pytest.fixture

@@ -24,13 +24,6 @@ from embed_nb.settings import FIELDS, SETTINGS, Settings
 DOCS = ["the cat sits on the mat", "a dog eats food", "python code", "the moon and the stars"]
 
 
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "embed_nb")
-    return ip
-
-
 @pytest.fixture
 def ip(
     shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

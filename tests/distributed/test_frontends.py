@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from magic_shell import DOCS, configured, magic_shell, run
+from magic_shell import DOCS, configured, run
 from ports import free_port
 
 distributed = pytest.importorskip("distributed", reason="needs the dask extra")
@@ -31,11 +31,6 @@ from embed_nb.distributed import load_counts  # noqa: E402
 from embed_nb.magics import _EMBED_LINE, _SEARCH  # noqa: E402
 from embed_nb.magics._parsing import _options_then_text  # noqa: E402
 from embed_nb.results import Embeddings, Projection, SearchResult  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    return magic_shell()
 
 
 @pytest.fixture

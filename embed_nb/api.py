@@ -26,6 +26,7 @@ from .arguments import (
     cache_store,
     checked_labels,
     checked_matrix,
+    corpus_model,
     embedded_vectors,
     flag,
     for_vectors,
@@ -351,17 +352,12 @@ def search(
         raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInputError(f"k must be a positive integer, not {k!r}")
-    chosen = (
-        resolve_model(model) if model is not None or not isinstance(corpus, Embeddings) else None
-    )
     if isinstance(corpus, Embeddings):
         documents = corpus
-        chosen = for_vectors(chosen or _model_for(corpus), "search")
-        _check_same_embedding(chosen, corpus)
+        chosen = corpus_model(corpus, model, "search")
         request = corpus.request  # the query is embedded the way the corpus was
     else:
-        assert chosen is not None
-        for_vectors(chosen, "search")
+        chosen = for_vectors(resolve_model(model), "search")
         items, _, index = as_texts(corpus, column=column, what="corpus")
         request = EmbedRequest(prompt=model_prompts(chosen).document)
         documents = embed_job(
@@ -401,31 +397,6 @@ def search(
     ]
     found = SearchResult(query=query, hits=hits, model=chosen.name, corpus_size=len(documents))
     return reranked(plan, found, cache=cache)
-
-
-def _check_same_embedding(model: EmbeddingModel, corpus: Embeddings) -> None:
-    """Refuse to embed a query with a model that would not have made the corpus' vectors."""
-    if model.fingerprint != corpus.fingerprint:
-        raise InvalidInputError(
-            f"the corpus was embedded with {corpus.model!r}, but the query would be embedded "
-            f"with {model.name!r}; pass model= the one that embedded the corpus"
-        )
-    if model.pooling != corpus.pooling:
-        raise InvalidInputError(
-            f"the corpus was pooled {corpus.pooling!r} but {model.name} pools {model.pooling!r}, "
-            f"so their vectors do not compare; load it with pooling={corpus.pooling!r} "
-            "and pass it as model="
-        )
-
-
-def _model_for(embeddings: Embeddings) -> EmbeddingModel:
-    """The loaded model that made ``embeddings`` (same file and pooling), else the current one."""
-    for resident in registry.REGISTRY.list():
-        model = resident.model
-        same = model.fingerprint == embeddings.fingerprint and model.pooling == embeddings.pooling
-        if same and not model.closed:
-            return model
-    return registry.REGISTRY.get(None)
 
 
 def retrieve(

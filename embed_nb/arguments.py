@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .cache import EmbeddingCache
 from .engine.inputs import checked_texts
 from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
@@ -261,3 +262,36 @@ def bounded_int(value: object, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInputError(f"{name} must be from {low:,} to {high:,}, not {value}")
     return int(value)
+
+
+def corpus_model(corpus: Any, model: ModelArg, job: str) -> EmbeddingModel:
+    """The model to embed a query for ``corpus`` (an :class:`Embeddings` or quantised vectors,
+    both carrying ``model``, ``fingerprint`` and ``pooling``): ``model`` if given, else a loaded
+    model that made the corpus (same file and pooling), else the current one. Refused when it
+    would not have made the corpus' vectors."""
+    if model is not None:
+        chosen = resolve_model(model)
+    else:
+        chosen = next(
+            (
+                r.model
+                for r in registry.REGISTRY.list()
+                if r.model.fingerprint == corpus.fingerprint
+                and r.model.pooling == corpus.pooling
+                and not r.model.closed
+            ),
+            None,
+        ) or registry.REGISTRY.get(None)
+    for_vectors(chosen, job)
+    if chosen.fingerprint != corpus.fingerprint:
+        raise InvalidInputError(
+            f"the corpus was embedded with {corpus.model!r}, but the query would be embedded "
+            f"with {chosen.name!r}; pass model= the one that embedded the corpus"
+        )
+    if chosen.pooling != corpus.pooling:
+        raise InvalidInputError(
+            f"the corpus was pooled {corpus.pooling!r} but {chosen.name} pools "
+            f"{chosen.pooling!r}, so their vectors do not compare; load it with "
+            f"pooling={corpus.pooling!r} and pass it as model="
+        )
+    return chosen

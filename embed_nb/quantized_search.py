@@ -24,9 +24,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import registry
-from .arguments import CacheArg, cache_store, for_vectors
-from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
+from .arguments import CacheArg, cache_store, corpus_model, for_vectors
+from .engine.protocol import ModelArg, resolve_model
 from .errors import InvalidInputError
 from .jobs import embed_job
 from .progress import ProgressArg
@@ -91,7 +90,7 @@ def search_quantized(
         packed = quantize(
             _float_corpus(corpus, model, cache, progress, column, cluster), quantize_to
         )
-    chosen = _query_model(packed, model)
+    chosen = corpus_model(packed, model, "search")
     # The query as the corpus was embedded, but with the model's query prompt (as api.search).
     request = replace(packed.request, prompt=model_prompts(chosen).query)
     query_vector = np.asarray(
@@ -195,34 +194,3 @@ def _float_corpus(
         column=column,
         cluster=cluster,
     )
-
-
-def _query_model(corpus: QuantizedEmbeddings, model: ModelArg) -> EmbeddingModel:
-    """The model to embed the query with: the one given, else a loaded one that made the
-    corpus, else the current one; refused if it would not have made the corpus' vectors."""
-    if model is not None:
-        chosen = resolve_model(model)
-    else:
-        chosen = next(
-            (
-                r.model
-                for r in registry.REGISTRY.list()
-                if r.model.fingerprint == corpus.fingerprint
-                and r.model.pooling == corpus.pooling
-                and not r.model.closed
-            ),
-            None,
-        ) or registry.REGISTRY.get(None)
-    for_vectors(chosen, "search")
-    if chosen.fingerprint != corpus.fingerprint:
-        raise InvalidInputError(
-            f"the corpus was embedded with {corpus.model!r}, but the query would be embedded "
-            f"with {chosen.name!r}; pass model= the one that embedded the corpus"
-        )
-    if chosen.pooling != corpus.pooling:
-        raise InvalidInputError(
-            f"the corpus was pooled {corpus.pooling!r} but {chosen.name} pools "
-            f"{chosen.pooling!r}, so their vectors do not compare; load it with "
-            f"pooling={corpus.pooling!r} and pass it as model="
-        )
-    return chosen

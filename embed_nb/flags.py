@@ -23,8 +23,10 @@ from .pooling import POOLINGS
 __all__ = [
     "FLAGS",
     "FLASH_ATTN",
+    "QUANTIZE_PRECISIONS",
     "Flag",
     "add_flags",
+    "add_search_options",
     "describe_flags",
     "given_options",
     "local_only_flags",
@@ -32,6 +34,10 @@ __all__ = [
 
 #: llama.cpp's ``--flash-attn`` values (the engine's ``FLASH_ATTN_TYPES`` keys; a test checks).
 FLASH_ATTN = ("auto", "on", "off")
+
+#: ``--quantize`` values (:data:`embed_nb.quantize.PRECISIONS`, which imports numpy; a test
+#: keeps them the same).
+QUANTIZE_PRECISIONS = ("int8", "uint8", "binary", "ubinary")
 
 
 def gpu_layers(value: str) -> int | None:
@@ -237,3 +243,32 @@ def local_only_flags(options: Iterable[str]) -> str:
     """``-c, -t, -ngl and -fa``...: how a message names the local-only flags of ``options``."""
     shown = [FLAGS[o].spellings[0] for o in options if FLAGS[o].applies == "local"]
     return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else "".join(shown)
+
+
+def add_search_options(parser: argparse.ArgumentParser, reranker: tuple[str, str]) -> None:
+    """What ``%embed_search`` and ``embed-nb search`` add to a search, with the API's names:
+    rerank the hits, or search quantised vectors. ``reranker``: ``--rerank``'s metavar and
+    help (a loaded model's name in a notebook, a file or URL on the command line)."""
+    metavar, help_text = reranker
+    parser.add_argument("--rerank", metavar=metavar, help=help_text)
+    parser.add_argument(
+        "--top-n", type=int, dest="top_n", metavar="N", help="keep the best N after reranking"
+    )
+    parser.add_argument(
+        "--rerank-fallback",
+        dest="rerank_fallback",
+        choices=["cosine"],
+        help="let --rerank name an embedding model: reorder the hits by its cosine",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE_PRECISIONS,
+        help="quantise the corpus first, then rescore the candidates with the float query",
+    )
+    parser.add_argument(
+        "--rescore-multiplier",
+        dest="rescore_multiplier",
+        type=int,
+        metavar="M",
+        help="candidates per hit from the quantised vectors (default 4)",
+    )

@@ -154,6 +154,7 @@ def test_one_pooling_table() -> None:
     from embed_nb.engine import gguf_check, normalize
     from embed_nb.engine.context import FLASH_ATTN_TYPES
     from embed_nb.engine.remote import _options
+    from embed_nb.quantize import PRECISIONS
 
     assert pooling.POOLINGS == ("none", "mean", "cls", "last", "rank")
     assert normalize.POOLING_TYPES is pooling.POOLING_TYPES
@@ -161,6 +162,7 @@ def test_one_pooling_table() -> None:
     assert (*pooling.POOLINGS, "pooled") == _options.POOLINGS
     assert flags.FLAGS["pooling"].choices == pooling.POOLINGS
     assert set(flags.FLASH_ATTN) == set(FLASH_ATTN_TYPES)
+    assert flags.QUANTIZE_PRECISIONS == PRECISIONS
     llama_cpp = pytest.importorskip("llama_cpp")
     for p in pooling.Pooling:
         assert getattr(llama_cpp, f"LLAMA_POOLING_TYPE_{p.name}") == p

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from ..display import one_line
 from ..errors import EmbedNbError
-from ..flags import add_flags
+from ..flags import QUANTIZE_PRECISIONS, add_flags
 from ..models import DEFAULT_MODEL
 
 PROG = "embed-nb"
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     embed.add_argument(
         "--quantize",
-        choices=("int8", "uint8", "binary", "ubinary"),
+        choices=QUANTIZE_PRECISIONS,
         metavar="P",
         help="int8, uint8, binary or ubinary: print (and save with -o) the quantised vectors, "
         "sentence-transformers' quantize_embeddings; int8/uint8 also save FILE.ranges.npy",

@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from ..flags import add_search_options
 from ._commands import load, write
 from ._parser import _add_model_options, _UsageError
 from ._texts import read_text, split
@@ -42,32 +43,8 @@ def add_search_command(commands: Any) -> None:
         "--separator", default="\n", metavar="SEP", help="separator between documents in a file"
     )
     search.add_argument("-k", type=int, default=5, metavar="K", help="hits to retrieve (5)")
-    search.add_argument(
-        "--rerank",
-        metavar="SOURCE",
-        help="a reranker (.gguf path, hf://..., or llama-server URL) to reorder the K hits",
-    )
-    search.add_argument(
-        "--top-n", type=int, dest="top_n", metavar="N", help="keep the best N after reranking"
-    )
-    search.add_argument(
-        "--rerank-fallback",
-        dest="rerank_fallback",
-        choices=["cosine"],
-        help="let --rerank name an embedding model: reorder the hits by its cosine",
-    )
-    search.add_argument(
-        "--quantize",
-        choices=["int8", "uint8", "binary", "ubinary"],
-        help="quantise the corpus first, then rescore the candidates with the float query",
-    )
-    search.add_argument(
-        "--rescore-multiplier",
-        dest="rescore_multiplier",
-        type=int,
-        metavar="M",
-        help="candidates per hit from the quantised vectors (default 4)",
-    )
+    reranker = "a reranker (.gguf path, hf://..., or llama-server URL) to reorder the K hits"
+    add_search_options(search, ("SOURCE", reranker))
     search.add_argument("--json", action="store_true", help="print the hits as JSON records")
     _add_model_options(search)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..flags import add_flags
+from ..flags import add_flags, add_search_options
 from ._parsing import _Parser
 
 
@@ -73,25 +73,7 @@ _SEARCH.add_argument("--context", action="store_true", help="also give a RAG pro
 _SEARCH.add_argument("--column", help="the text column when the corpus is a DataFrame")
 _SEARCH.add_argument("-o", "--out", help="store the SearchResult in this variable")
 _SEARCH.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
-_SEARCH.add_argument("--rerank", metavar="NAME", help="rerank the k hits with this loaded reranker")
-_SEARCH.add_argument("--top-n", type=int, dest="top_n", help="keep the best N after reranking")
-_SEARCH.add_argument(
-    "--rerank-fallback",
-    dest="rerank_fallback",
-    choices=["cosine"],
-    help="let --rerank name an embedding model: reorder by its cosine",
-)
-_SEARCH.add_argument(
-    "--quantize",
-    choices=["int8", "uint8", "binary", "ubinary"],
-    help="quantise the corpus first, then rescore the candidates with the float query",
-)
-_SEARCH.add_argument(
-    "--rescore-multiplier",
-    dest="rescore_multiplier",
-    type=int,
-    help="candidates per hit from the quantised vectors (default 4)",
-)
+add_search_options(_SEARCH, ("NAME", "rerank the k hits with this loaded reranker"))
 _cluster_option(_SEARCH)
 
 _SIM = _Parser("%embed_sim")

@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from embed_nb import cache, registry
 from embed_nb.registry import ModelRegistry
+from embed_nb.settings import FIELDS
 
 DOCS = [
     "the cat sits on the mat",
@@ -20,8 +21,6 @@ DOCS = [
     "python code and data science",
     "the moon and the stars in the sky",
 ]
-
-_TRAITS = ("normalize", "progress_threshold", "cache", "cache_dir", "default_model")
 
 
 def magic_shell() -> InteractiveShell:
@@ -47,12 +46,16 @@ def configured(
     shell.run_line_magic("config", f"EmbedMagics.cache_dir = {str(tmp_path / 'cache')!r}")
     shell.run_line_magic("config", f"EmbedMagics.default_model = {str(model_path)!r}")
     shell.user_ns.update(docs=list(DOCS), **names)
+    # %config keeps what it was given in shell.config (a refused value too), and a later
+    # %reload_ext would apply it: put the section back as it was.
+    before = dict(shell.config.get("EmbedMagics", {}))
     try:
         yield shell
     finally:
+        shell.config["EmbedMagics"] = type(shell.config)(before)
         for name in names:
             shell.user_ns.pop(name, None)
-        for trait in _TRAITS:
+        for trait in FIELDS:
             setattr(magics, trait, magics.traits()[trait].default_value)
         reg.unload_all()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from magic_shell import configured
 
 import embed_nb
 from embed_nb import cache as cache_module
@@ -330,18 +331,15 @@ def test_the_setting_makes_embed_write_int8(tmp_path: Path, default_model: Any) 
     assert "int8" in repr(get_cache(tmp_path).info())
 
 
-def test_config_trait_writes_through_to_the_setting() -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "embed_nb")
-    try:
-        result = shell.run_cell("%config EmbedMagics.cache_dtype = 'int8'", store_history=False)
+def test_config_trait_writes_through_to_the_setting(
+    shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bert_mean_path: Path
+) -> None:
+    with configured(shell, tmp_path, monkeypatch, bert_mean_path) as ip:
+        result = ip.run_cell("%config EmbedMagics.cache_dtype = 'int8'", store_history=False)
         assert result.success
         assert SETTINGS.cache_dtype == "int8"
-        shell.run_cell("%config EmbedMagics.cache_dtype = 'int4'", store_history=False)
+        ip.run_cell("%config EmbedMagics.cache_dtype = 'int4'", store_history=False)
         assert SETTINGS.cache_dtype == "int8"  # a refused value keeps the old one
-    finally:
-        SETTINGS.cache_dtype = "float32"
     magics = shell.magics_manager.registry["EmbedMagics"]
     assert magics.cache_dtype == "float32"
+    assert SETTINGS.cache_dtype == "float32"

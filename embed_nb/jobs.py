@@ -173,9 +173,10 @@ def _run(
     each part cached as soon as it is done."""
     computed: dict[str, tuple[np.ndarray, int]] = {}
     batches = [todo[start : start + size] for start in range(0, len(todo), size)]
-    # The prompt goes on here, before any runner (a cluster's too); keys stay the user's texts.
-    framed = [request.prompt + text + request.suffix for text in items]
-    parts = [[framed[position] for _, position in batch] for batch in batches]
+    # The prompt goes on here, before any runner (a cluster's too), on the texts sent only;
+    # keys stay the user's texts.
+    before, after = request.prompt, request.suffix
+    parts = [[before + items[position] + after for _, position in batch] for batch in batches]
     with Progress(len(todo), progress) as bar:
         try:
             with closing(runner(parts, request, bar)) as gathered:  # closed on an interrupt too

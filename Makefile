@@ -43,7 +43,7 @@ setup: llama
 	# chromium (Playwright's own browser download is not used). Without npm or chromium the
 	# widget or browser tests skip and say why.
 	if command -v npm >/dev/null 2>&1; then cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build; else echo "npm not found: widget tests will skip"; fi
-	$(PIP) install -e ".[test,widgets,browser,dask]"
+	$(PIP) install -e ".[test,widgets,browser,dask,images]"
 	command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium) || echo "no chromium: browser tests will skip"
 
 demo: setup

@@ -183,6 +183,14 @@ FLAGS: dict[str, Flag] = {
             applies="both",
         ),
         Flag(
+            "mmproj",
+            ("--mmproj",),
+            "a multimodal projector GGUF (the model's mmproj-*.gguf), to embed images (and "
+            "audio, where it has an audio encoder) beside text",
+            str,
+            "PATH",
+        ),
+        Flag(
             "allow_insecure",
             ("--allow-insecure",),
             "send an API key over plain http to a host that is not this machine",

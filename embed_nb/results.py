@@ -70,6 +70,10 @@ class Embeddings:
     #: The text put before each text (``prompt=``), and the Matryoshka size (``dim=``).
     prompt: str = ""
     truncate_dim: int | None = None
+    #: The decoded images and audio among the inputs (:class:`embed_nb.media.Media`), one per
+    #: row, None for a text row; None when every input was a text. Widgets draw thumbnails
+    #: from these.
+    media: tuple[Any, ...] | None = None
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if self.vectors is not None:

@@ -14,7 +14,7 @@ PROG = "embed-nb"
 OUTPUT_FORMATS = ("", "array", "json", "json+", "raw")
 #: The load options every command takes (``embed`` adds ``pooling``), by flags.FLAGS name.
 LOAD_OPTIONS: tuple[str, ...] = ("n_ctx", "n_threads", "n_gpu_layers", "flash_attn")
-LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision")
+LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision", "mmproj")
 #: The load options a server URL takes too (the rest set up a local model).
 PROMPT_OPTIONS: tuple[str, ...] = ("query_prompt", "document_prompt")
 LOAD_OPTIONS += PROMPT_OPTIONS

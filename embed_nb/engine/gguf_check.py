@@ -109,6 +109,14 @@ class GGUFSummary:
 
 def check_gguf(path: Path) -> GGUFSummary:
     """Read and check ``path``; raise :class:`ModelLoadError` naming what is wrong."""
+    summary = read_gguf(path)
+    _check_metadata(path, summary)
+    return summary
+
+
+def read_gguf(path: Path) -> GGUFSummary:
+    """Read ``path``'s header, metadata and tensor table, checking only the file's structure
+    (for GGUFs that are not text models, such as a multimodal projector)."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -118,7 +126,6 @@ def check_gguf(path: Path) -> GGUFSummary:
                 summary = _Reader(mm, path).read()
     except OSError as error:
         raise ModelLoadError(f"cannot read model file {os.fspath(path)!r}: {error}") from None
-    _check_metadata(path, summary)
     return summary
 
 

@@ -39,6 +39,10 @@ class ModelInfo:
     fingerprint: str = ""
     #: The query and document prompts in use (see embed_nb.prompts), "-" when none.
     prompts: str = "-"
+    #: What it embeds: ("text",), with "image" and/or "audio" when a projector is loaded
+    #: (its path in ``projector``).
+    modalities: tuple[str, ...] = ("text",)
+    projector: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -65,6 +69,8 @@ class ModelInfo:
             "micro-batch": self.n_ubatch,
             "fingerprint": self.fingerprint,
             "prompts": self.prompts,
+            "inputs": ", ".join(self.modalities)
+            + (f" (projector {self.projector})" if self.projector else ""),
         }
         width = max(map(len, rows))
         return "\n".join(f"{key:<{width}}  {value}" for key, value in rows.items())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -64,6 +64,31 @@ def checked_texts(texts: Iterable[object], what: str = "texts") -> list[str]:
             )
             raise InvalidInputError(f"{what}[{i}] is {type(item).__name__}{hint}")
     return cast("list[str]", items)  # each item was checked above
+
+
+def as_input_list(inputs: object, what: str = "texts") -> tuple[list[Any], bool]:
+    """Like :func:`as_text_list`, with images and audio allowed beside the texts: each
+    decoded and checked (see :mod:`embed_nb.media`); the flag says a single input was given."""
+    from ..media import decode_media, is_media
+
+    if is_media(inputs):
+        return [decode_media(inputs, 0)], True
+    if isinstance(inputs, str):
+        return [inputs], True
+    if isinstance(inputs, list | tuple) and any(is_media(item) for item in inputs):
+        return checked_inputs(inputs, what), False
+    return as_text_list(inputs, what)
+
+
+def checked_inputs(inputs: Iterable[object], what: str = "texts") -> list[Any]:
+    """The items as a list: texts kept, images and audio decoded (:class:`~embed_nb.media.Media`),
+    anything else refused as :func:`checked_texts` does."""
+    from ..media import decode_media, is_media
+
+    items = list(inputs)
+    decoded = {i: decode_media(item, i) for i, item in enumerate(items) if is_media(item)}
+    texts = checked_texts(("" if i in decoded else item for i, item in enumerate(items)), what)
+    return [decoded.get(i, text) for i, text in enumerate(texts)]
 
 
 def utf8(text: str, index: int) -> bytes:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import weakref
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,13 +41,15 @@ from .embedding import (
 from .fingerprint import file_digest, file_fingerprint
 from .gguf_check import check_gguf
 from .info import ModelInfo, file_type_name
-from .inputs import as_text_list, rerank_inputs, utf8
+from .inputs import as_input_list, rerank_inputs, utf8
 from .memory import check_context_buffers
 from .normalize import POOLING_NAMES
+from .normalize import normalize as normalize_vectors
 from .options import LoadOptions, LocalOptions
 from .placement import Placement, gpu_layers_to_ask, placement
 from .precision import describe_precision, plan_weights
-from .probe import verified_plan
+from .probe import verified_plan, verify_projector
+from .projector import Projector
 from .rerank_instruction import default_instruction
 from .weight_copy import SOURCE_FILE_TYPE_KEY, WeightCopy, weight_copy
 from .workers import DecodeRunner, ProgressFn
@@ -95,8 +99,12 @@ class _Native:
         # Contexts made so far: a load that fails halfway frees them too.
         self.contexts: list[DecodeContext] = []
         self.runner: DecodeRunner | None = None
+        self.projector: Projector | None = None
 
     def free(self) -> None:
+        if self.projector is not None:  # it holds the model pointer: free it first
+            self.projector.free()
+            self.projector = None
         if self.runner is not None:
             self.runner.close()  # frees its contexts
             self.runner = None
@@ -137,6 +145,7 @@ class LocalModel:
         precision: str = "exact",
         query_prompt: str | None = None,
         document_prompt: str | None = None,
+        mmproj: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = _model_path(path)
         # The keyword arguments are LocalOptions' fields (a test keeps them the same).
@@ -154,6 +163,7 @@ class LocalModel:
             precision=precision,
             query_prompt=query_prompt,
             document_prompt=document_prompt,
+            mmproj=mmproj,
         )
         self.name = given.name or self.path.stem
         #: The options it was loaded with, as given (a Dask worker loads its copy from them).
@@ -177,6 +187,8 @@ class LocalModel:
                 logged_layers = self._load(weights.path, gpu_layers, plan.extra_bufts)
                 where = placement(self._native.model, gpu_layers, logged_layers)
                 self._setup(weights, options, defaults, where)
+                if given.mmproj is not None:
+                    self._load_projector(_model_path(given.mmproj), gpu_layers != 0)
             if self.pooling == "rank":  # a head-less "reranker" would score noise
                 check_classifier_head(self.path)
         except BaseException:
@@ -256,7 +268,7 @@ class LocalModel:
             n_contexts=n_contexts,
             flash_attn=options.flash_attn,
         )
-        settings = ContextSettings(
+        self._settings = settings = ContextSettings(
             n_ctx,
             n_ubatch,
             n_threads,
@@ -325,6 +337,30 @@ class LocalModel:
             prompts=self.prompts.describe(),
         )
 
+    def _load_projector(self, path: Path, use_gpu: bool) -> None:
+        """Load a multimodal projector onto the model (see :mod:`.projector`)."""
+        if self.pooling in ("none", "rank"):
+            raise InvalidInputError(
+                f"a projector embeds images as pooled vectors; this model pools {self.pooling!r}"
+            )
+        pair = hashlib.sha256(f"{file_digest(self.path)}+{file_digest(path)}".encode())
+        verify_projector(self.path, path, "mmproj-" + pair.hexdigest()[:32])
+        projector = Projector(
+            path, self._native.model, self._settings, self.n_embd, use_gpu=use_gpu
+        )
+        self._native.projector = projector
+        kinds = {"vision": "image", "audio": "audio"}
+        self.info = replace(
+            self.info,
+            modalities=("text", *(kinds[m] for m in projector.modalities)),
+            projector=str(path),
+        )
+
+    @property
+    def projector(self) -> Projector | None:
+        """The multimodal projector (None: texts only)."""
+        return self._native.projector
+
     # --- public API ----------------------------------------------------------------------
 
     @property
@@ -390,13 +426,65 @@ class LocalModel:
             request: an :class:`~embed_nb.request.EmbedRequest`, instead of ``normalize``,
                 ``truncate`` and ``chunk``.
         """
-        items, single = as_text_list(texts)
+        items, single = as_input_list(texts)
         request = checked_request(request, normalize=normalize, truncate=truncate, chunk=chunk)
+        media = {i: item for i, item in enumerate(items) if not isinstance(item, str)}
+        if media:
+            return self._embed_with_media(items, media, request, progress, single)
         with self._lock:
             self._check_open()
             windows = text_windows(self, items, request)
             outputs = self._run(windows.sequences, progress)
         return assemble(self, request, items, windows, outputs, single=single)
+
+    def _embed_with_media(
+        self,
+        items: list[Any],
+        media: dict[int, Any],
+        request: EmbedRequest,
+        progress: ProgressFn | None,
+        single: bool,
+    ) -> Embeddings:
+        """Texts through the usual decodes, images and audio one by one through the
+        projector; the rows in input order, normalised alike."""
+        projector = self._native.projector
+        first = min(media)
+        if projector is None:
+            raise InvalidInputError(
+                f"input {first} is {media[first].kind}, but {self.name} was loaded without a "
+                "projector: load it with mmproj='mmproj-….gguf' (--mmproj)"
+            )
+        if request.chunk or request.truncate:
+            raise InvalidInputError("truncate and chunk apply to texts only, not to images")
+        for index, item in media.items():
+            projector.check_kind(item.kind, index)
+        texts = [i for i in range(len(items)) if i not in media]
+        rows: list[np.ndarray] = [np.empty(0, np.float32)] * len(items)
+        counts = [0] * len(items)
+        with self._lock:
+            self._check_open()
+            if texts:
+                windows = text_windows(self, [items[i] for i in texts], request)
+                outputs = self._run(windows.sequences, None)
+                done = assemble(self, request, [items[i] for i in texts], windows, outputs)
+                assert done.vectors is not None  # pooled: none and rank were refused at load
+                for k, i in enumerate(texts):
+                    rows[i], counts[i] = done.vectors[k], done.token_counts[k]
+            for n, (index, item) in enumerate(media.items()):
+                with native.deferred_interrupts():  # Ctrl-C lands between two inputs
+                    raw, counts[index] = projector.embed(item, item.prompt, item.suffix, index)
+                rows[index] = normalize_vectors(raw[None, :], request.normalize)[0]
+                if progress is not None:
+                    progress(len(texts) + n + 1, len(items))
+        result = Embeddings.from_parts(
+            model=self,
+            request=request,
+            texts=[item if isinstance(item, str) else item.label for item in items],
+            rows=rows,
+            token_counts=counts,
+            single=single,
+        )
+        return replace(result, media=tuple(media.get(i) for i in range(len(items))))
 
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays too).

@@ -65,6 +65,17 @@ def lib() -> ModuleType:
     return ll
 
 
+@cache
+def mtmd_lib() -> ModuleType:
+    """The bindings of libmtmd (images and audio), with its log sent where llama.cpp's goes:
+    errors kept for our exceptions, the rest (a screenful per image) dropped."""
+    import llama_cpp.mtmd_cpp as mt
+
+    lib()  # makes the log callback
+    mt.mtmd_helper_log_set(_log_callback, ctypes.c_void_p(0))
+    return mt
+
+
 def load_progress_callback() -> Any:
     """The ``llama_model_params.progress_callback`` that cancels a load on Ctrl-C."""
     lib()

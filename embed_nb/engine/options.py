@@ -100,6 +100,12 @@ class LocalOptions:
         "text put before documents (prompt='document', search's corpus); default: the "
         "family's preset, '' for none",
     )
+    # ruff takes os.PathLike for a mutable default; the default is None.
+    mmproj: str | os.PathLike[str] | None = _option(  # noqa: RUF009
+        None,
+        "a multimodal projector GGUF (the model's mmproj-*.gguf): embed images, and audio "
+        "where it has an audio encoder, beside text",
+    )
     #: What the engine makes of the options above.
     checked: LoadOptions = field(init=False, repr=False, compare=False)
 
@@ -111,7 +117,13 @@ class LocalOptions:
         checked_prompt_option("query_prompt", self.query_prompt)
         checked_prompt_option("document_prompt", self.document_prompt)
         engine = {name: getattr(self, name) for name in option_names(LocalOptions)}
-        for not_engine in ("name", "query_prompt", "document_prompt"):
+        if self.mmproj is not None and (
+            isinstance(self.mmproj, bytes) or not isinstance(self.mmproj, str | os.PathLike)
+        ):
+            raise InvalidInputError(
+                f"mmproj must be a path (str or Path), not {type(self.mmproj).__name__}"
+            )
+        for not_engine in ("name", "query_prompt", "document_prompt", "mmproj"):
             del engine[not_engine]
         object.__setattr__(self, "checked", check_options(**engine))
 

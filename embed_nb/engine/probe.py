@@ -76,27 +76,49 @@ def verified_plan(weights: Path, digest: str) -> LoadPlan:
         known = _MEMO.get(digest)
     if known is not None:
         return known
-    store = _store()
-    record = _read_json(store / f"{digest}.json") if store else None
-    if record is None:
-        record = _probe(weights, store)
-        if store is not None and record.get("cache", True):
-            _write_json(store / f"{digest}.json", record)
-    if not record.get("ok"):
-        raise ModelLoadError(str(record.get("error") or f"llama.cpp cannot use {weights}"))
+    record = _verdict(digest, weights.name, lambda store: _probe(weights, store))
     plan = LoadPlan(extra_bufts=bool(record.get("extra_bufts", True)))
     with _MEMO_LOCK:
         _MEMO[digest] = plan
     return plan
 
 
+def verify_projector(weights: Path, projector: Path, digest: str) -> None:
+    """Load ``projector`` onto the model in ``weights`` and embed a test image (and a clip,
+    for an audio encoder) in a child, once per pair of files (``digest`` names the pair).
+
+    Raises:
+        ModelLoadError: the pair crashed llama.cpp in the child, or gave non-finite vectors.
+    """
+    with _MEMO_LOCK:
+        if digest in _MEMO:
+            return
+    args = ["projector", str(weights), str(projector)]
+    _verdict(digest, projector.name, lambda _store: _run_child(args, projector.name))
+    with _MEMO_LOCK:
+        _MEMO[digest] = LoadPlan()
+
+
+def _verdict(digest: str, name: str, probe: Any) -> dict[str, Any]:
+    """The stored verdict for ``digest``, else ``probe(store)``'s (stored unless it says not)."""
+    store = _store()
+    record = _read_json(store / f"{digest}.json") if store else None
+    if record is None:
+        record = probe(store)
+        if store is not None and record.get("cache", True):
+            _write_json(store / f"{digest}.json", record)
+    if not record.get("ok"):
+        raise ModelLoadError(str(record.get("error") or f"llama.cpp cannot use {name}"))
+    return record
+
+
 def _probe(weights: Path, store: Path | None) -> dict[str, Any]:
     machine = _read_json(store / "extra_bufts.json") if store else None
     extra = not (machine and machine.get("ok") is False)
-    first = _run_child(weights, extra)
+    first = _run_child(["model", str(weights), "1" if extra else "0"], weights.name, extra)
     if first["ok"] or not first.get("crashed") or not extra:
         return first
-    second = _run_child(weights, False)
+    second = _run_child(["model", str(weights), "0"], weights.name, False)
     if second["ok"] and store is not None:
         # Extra buffer types crash here while the plain CPU path works: keep them off for
         # every file on this machine and build.
@@ -105,20 +127,15 @@ def _probe(weights: Path, store: Path | None) -> dict[str, Any]:
     return second
 
 
-def _run_child(weights: Path, extra_bufts: bool) -> dict[str, Any]:
+def _run_child(args: list[str], name: str, extra_bufts: bool = True) -> dict[str, Any]:
+    """Run ``python -m embed_nb.engine.probe ARGS``; ``name`` is the file the verdict names."""
     import embed_nb
 
     package_root = str(Path(embed_nb.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env["GGML_NO_BACKTRACE"] = "1"  # ggml would attach gdb to print one: seconds, no use here
-    command = [
-        sys.executable,
-        "-m",
-        "embed_nb.engine.probe",
-        str(weights),
-        "1" if extra_bufts else "0",
-    ]
+    command = [sys.executable, "-m", "embed_nb.engine.probe", *args]
     timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S)
     try:
         run = subprocess.run(
@@ -134,7 +151,7 @@ def _run_child(weights: Path, extra_bufts: bool) -> dict[str, Any]:
         return {
             "ok": False,
             "cache": False,  # a busy machine may be the cause; try again next time
-            "error": f"checking {weights.name} in a child process took over {timeout:.0f} s; "
+            "error": f"checking {name} in a child process took over {timeout:.0f} s; "
             f"set {TIMEOUT_ENV} to allow longer",
         }
     if run.returncode == 0:
@@ -146,14 +163,14 @@ def _run_child(weights: Path, extra_bufts: bool) -> dict[str, Any]:
     if run.returncode == _EXIT_NOT_FINITE:
         return {
             "ok": False,
-            "error": f"{weights.name} gives NaN or infinite vectors for plain text; "
+            "error": f"{name} gives NaN or infinite vectors for its test input; "
             "the file is damaged (its weights or norm constants)",
         }
     how = _exit_description(run.returncode)
     return {
         "ok": False,
         "crashed": True,
-        "error": f"llama.cpp crashed on {weights.name} ({how}{': ' + detail if detail else ''}); "
+        "error": f"llama.cpp crashed on {name} ({how}{': ' + detail if detail else ''}); "
         "the file is damaged or was made for another llama.cpp; get a fresh copy",
     }
 
@@ -239,15 +256,12 @@ def forget_memo() -> None:
 
 def _child(path: str, extra_bufts: bool) -> int:
     """Load ``path`` and embed the probe texts as the engine does; the exit code says how."""
-    import resource
-
     import numpy as np
 
     from . import native
     from .context import ContextSettings, DecodeContext
 
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash here needs no core file
+    _no_core_files()
     if extra_bufts and os.environ.get(SIMULATE_EXTRA_BUFTS_CRASH_ENV) == "1":
         os.kill(os.getpid(), signal.SIGSEGV)
     ll = native.lib()
@@ -281,5 +295,56 @@ def _child(path: str, extra_bufts: bool) -> int:
     return 0
 
 
+def _projector_child(model_path: str, projector_path: str) -> int:
+    """Load the model and the projector and embed a test image (and clip) as the engine does."""
+    import numpy as np
+
+    from ..media import Audio, decode_media
+    from . import native
+    from .context import ContextSettings
+    from .projector import Projector
+
+    _no_core_files()
+    ll = native.lib()
+    params = ll.llama_model_default_params()
+    params.n_gpu_layers = 0
+    model = ll.llama_model_load_from_file(model_path.encode(), params)
+    if not model:
+        return _EXIT_REFUSED
+    n_ctx = max(16, min(int(ll.llama_model_n_ctx_train(model)), 4096))
+    try:
+        projector = Projector(
+            Path(projector_path),
+            model,
+            ContextSettings(n_ctx, n_ctx, 1, "auto", -1),
+            ll.llama_model_n_embd_out(model),
+            use_gpu=False,
+        )
+        # A 40x56 gradient: not square, as most photos are not.
+        gradient = np.linspace(0, 255, 40 * 56 * 3).reshape(40, 56, 3).astype(np.uint8)
+        tests = [decode_media(gradient)] if "vision" in projector.modalities else []
+        if projector.sample_rate:
+            clip = np.sin(np.arange(projector.sample_rate) / 20.0).astype(np.float32) * 0.1
+            tests.append(decode_media(Audio(clip, sample_rate=projector.sample_rate)))
+        for media in tests:
+            vector, _ = projector.embed(media, "", "", 0)
+            if not np.isfinite(vector).all():
+                return _EXIT_NOT_FINITE
+    except EmbedNbError:  # a clean refusal: the parent's own load reports it
+        return _EXIT_REFUSED
+    projector.free()
+    ll.llama_model_free(model)
+    return 0
+
+
+def _no_core_files() -> None:
+    import resource
+
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash here needs no core file
+
+
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2] == "1"))
+    if sys.argv[1] == "projector":
+        sys.exit(_projector_child(sys.argv[2], sys.argv[3]))
+    sys.exit(_child(sys.argv[2], sys.argv[3] == "1"))

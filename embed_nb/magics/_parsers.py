@@ -90,6 +90,11 @@ _MAP.add_argument("--method", default="pca", choices=["pca", "umap"])
 _MAP.add_argument("-o", "--out", help="store the Projection in this variable")
 _MAP.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
 _MAP.add_argument("--static", action="store_true", help="a static figure instead of the widget")
+_MAP.add_argument(
+    "--thumbnails",
+    action="store_true",
+    help="draw image points as thumbnails in place of dots when zoomed in (the widget)",
+)
 _cluster_option(_MAP)
 
 _PARQUET = _Parser("%embed_parquet")
@@ -123,7 +128,7 @@ LOAD_OPTIONS: tuple[str, ...] = (
     "flash_attn",
 )
 LOAD_OPTIONS += ("n_ubatch", "batch_tokens", "n_contexts", "upcast", "precision", "allow_insecure")
-LOAD_OPTIONS += ("query_prompt", "document_prompt")
+LOAD_OPTIONS += ("query_prompt", "document_prompt", "mmproj")
 _MODEL_ACTIONS = ("load", "list", "use", "info", "doctor", "unload")
 _MODEL_LOAD = _Parser("%embed_model load")
 _MODEL_LOAD.add_argument("source", help="a .gguf path, hf://owner/repo/file.gguf, a URL, or a name")

@@ -26,7 +26,7 @@ def still_works(model: LocalModel) -> None:
         ([], "empty"),
         (123, "not int"),
         (None, "NoneType"),
-        (b"bytes", "bytes"),
+        (b"bytes", "decode text bytes first"),
         (["ok", 5], r"texts\[1\] is int"),
         (["ok", None], r"texts\[1\] is NoneType"),
         ("lone \ud800 surrogate", "lone surrogate"),

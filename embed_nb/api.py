@@ -39,6 +39,7 @@ from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
 from .errors import InvalidInputError, NotARerankerError
 from .jobs import JOB_PART, embed_job
 from .maps import PROJECTION_METHODS, project
+from .media import decode_media, is_media
 from .progress import ProgressArg
 from .prompts import model_prompts, prompt_text
 from .quantized_search import search_quantized, wants_quantized
@@ -136,7 +137,7 @@ def embed(
         flag(chunk, "chunk"),
         flag(tokens, "tokens"),
     )
-    items, single, index = as_texts(texts, column=column)
+    items, single, index = as_texts(texts, column=column, media=True)
     if normalize is None:
         from .settings import SETTINGS
 
@@ -291,7 +292,7 @@ def similarity(
 
 
 def search(
-    query: str,
+    query: object,
     corpus: object,
     k: int = 5,
     *,
@@ -310,6 +311,8 @@ def search(
 
     ``corpus`` is texts (a list of str, a pandas Series, a DataFrame with ``column``), embedded
     once and then found in the cache on later searches, or an :class:`Embeddings` made earlier.
+    With a model loaded with a projector (``mmproj=``), the query and the corpus may hold
+    images and audio too (see :func:`embed`): an image finds texts and images alike.
     The query is then embedded the way the corpus was: with the model that made it (which must
     be loaded, with the same pooling) and the same ``normalize``, ``truncate``, ``chunk`` and
     ``dim``. A model with prompts (``model.prompts``) gets its document prompt before each text
@@ -335,6 +338,10 @@ def search(
     """
     plan = rerank_plan(rerank, top_n, rerank_fallback)  # checked before anything is embedded
     if wants_quantized(corpus, quantize, rescore_multiplier):
+        if not isinstance(query, str):
+            raise InvalidInputError(
+                f"a quantised search takes a str query, not {type(query).__name__}"
+            )
         found = search_quantized(
             query,
             corpus,
@@ -348,8 +355,12 @@ def search(
             cluster=cluster,
         )
         return reranked(plan, found, cache=cache)
-    if not isinstance(query, str):
-        raise InvalidInputError(f"query must be a str, not {type(query).__name__}")
+    if is_media(query):
+        query = decode_media(query)
+    elif not isinstance(query, str):
+        raise InvalidInputError(
+            f"query must be a str (or an image or clip), not {type(query).__name__}"
+        )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInputError(f"k must be a positive integer, not {k!r}")
     if isinstance(corpus, Embeddings):
@@ -358,7 +369,7 @@ def search(
         request = corpus.request  # the query is embedded the way the corpus was
     else:
         chosen = for_vectors(resolve_model(model), "search")
-        items, _, index = as_texts(corpus, column=column, what="corpus")
+        items, _, index = as_texts(corpus, column=column, what="corpus", media=True)
         request = EmbedRequest(prompt=model_prompts(chosen).document)
         documents = embed_job(
             chosen,
@@ -385,6 +396,7 @@ def search(
     scores = cosine_scores(matrix, query_vector)
     order, _ = top_k(scores, int(k))
     labels = documents.extra.get("index")
+    media = documents.media or ()
     hits = [
         SearchHit(
             rank=rank,
@@ -392,10 +404,18 @@ def search(
             document=documents.texts[int(i)],
             score=float(scores[i]),
             label=None if labels is None else labels[int(i)],
+            media=media[int(i)] if media else None,
         )
         for rank, i in enumerate(order, 1)
     ]
-    found = SearchResult(query=query, hits=hits, model=chosen.name, corpus_size=len(documents))
+    query_media = None if isinstance(query, str) else query
+    found = SearchResult(
+        query=query if isinstance(query, str) else query.label,
+        hits=hits,
+        model=chosen.name,
+        corpus_size=len(documents),
+        query_media=query_media,
+    )
     return reranked(plan, found, cache=cache)
 
 

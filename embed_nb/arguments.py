@@ -13,10 +13,11 @@ import numpy as np
 
 from . import registry
 from .cache import EmbeddingCache
-from .engine.inputs import checked_texts
+from .engine.inputs import checked_inputs, checked_texts
 from .engine.protocol import EmbeddingModel, ModelArg, resolve_model
 from .errors import InvalidInputError
 from .jobs import JOB_PART, embed_job
+from .media import decode_media, is_media
 from .request import EmbedRequest
 from .results import Embeddings
 
@@ -37,18 +38,23 @@ CacheArg = bool | EmbeddingCache | None
 
 
 def as_texts(
-    texts: object, *, column: str | None = None, what: str = "texts"
-) -> tuple[list[str], bool, Any]:
+    texts: object, *, column: str | None = None, what: str = "texts", media: bool = False
+) -> tuple[list[Any], bool, Any]:
     """Turn user input into ``(list of str, single, pandas index or None)``.
 
     Accepts a str (``single``), a list or tuple of str, a numpy array of str, a pandas Series,
     or a DataFrame with ``column`` named (or with a single column), and an :class:`Embeddings`
-    (its texts).
+    (its texts). With ``media``, images and audio too, alone or among the texts, each decoded
+    (:class:`~embed_nb.media.Media`; see :func:`embed_nb.media.decode_media`).
     """
     index = None
     if isinstance(texts, str):
         return [texts], True, None
+    if media and is_media(texts):
+        return [decode_media(texts)], True, None
     if isinstance(texts, Embeddings):
+        if media and texts.media is not None:
+            return [m or t for m, t in zip(texts.media, texts.texts, strict=True)], False, None
         return list(texts.texts), False, texts.extra.get("index")
     if _is_dataframe(texts):
         columns = list(texts.columns)  # type: ignore[attr-defined]
@@ -81,7 +87,7 @@ def as_texts(
             f"{what} must be a str, a list of str, a pandas Series or a DataFrame column, "
             f"not {type(texts).__name__}{hint}"
         )
-    return checked_texts(texts, what), False, index
+    return (checked_inputs if media else checked_texts)(texts, what), False, index
 
 
 def _is_series(obj: object) -> bool:

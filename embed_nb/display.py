@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,16 +185,40 @@ def rerank_method(method: str) -> str:
     return method
 
 
+def _thumb_cells(media: Sequence[Any] | None, count: int) -> list[str]:
+    """An inline ``<img>`` of each shown row's kernel-made thumbnail (a ``data:`` URI, so
+    nothing is fetched), or ``""`` for a row that is a text."""
+    if not media or all(item is None for item in media[:count]):
+        return [""] * count
+    from .thumbnails import thumbnail_data_uri
+
+    cells = []
+    for k in range(count):
+        uri = thumbnail_data_uri(media[k]) if k < len(media) else None
+        cells.append(
+            f"<img src='{esc(uri)}' alt='' style='height:40px;vertical-align:middle;"
+            "margin-right:6px;border-radius:2px'>"
+            if uri
+            else ""
+        )
+    return cells
+
+
 def _ranked_html(
-    header: str, ranked: Sequence[tuple[int, int, float, str]], total: int, what: str
+    header: str,
+    ranked: Sequence[tuple[int, int, float, str]],
+    total: int,
+    what: str,
+    media: Sequence[Any] | None = None,
 ) -> str:
     shown = ranked[:MAX_ROWS] if len(ranked) > MAX_ROWS * 5 else ranked
     widths = bar_widths([score for _, _, score, _ in shown])
+    thumbs = _thumb_cells(media, len(shown))
     body = "".join(
         f"<tr><td class='num'>{rank}</td><td class='num'>{score:.4f}</td>"
         f"<td><span class='bar' style='width:{width * 0.8:.1f}px'></span></td>"
-        f"<td class='num'>{index}</td><td>{esc(clip(doc))}</td></tr>"
-        for (rank, index, score, doc), width in zip(shown, widths, strict=True)
+        f"<td class='num'>{index}</td><td>{thumb}{esc(clip(doc))}</td></tr>"
+        for (rank, index, score, doc), width, thumb in zip(shown, widths, thumbs, strict=True)
     )
     table = (
         "<table><thead><tr><th>rank</th><th>score</th><th></th><th>index</th>"
@@ -239,7 +263,9 @@ def search_html(s: SearchResult) -> str:
         f"<b>Search</b> “{esc(clip(s.query, 200))}” · model {esc(s.model)} · "
         f"top {len(s.hits)} of {s.corpus_size:,} by cosine similarity"
     )
-    return _ranked_html(header, _search_rows(s), len(s.hits), "document")
+    # A hit that is an image carries it as ``media`` (None or absent for a text hit).
+    media = [getattr(h, "media", None) for h in s.hits]
+    return _ranked_html(header, _search_rows(s), len(s.hits), "document", media)
 
 
 def search_text(s: SearchResult) -> str:

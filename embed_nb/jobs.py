@@ -41,7 +41,7 @@ class _Plan:
 
 def embed_job(
     model: EmbeddingModel,
-    items: list[str],
+    items: list[Any],
     request: EmbedRequest,
     *,
     store: EmbeddingCache | None,
@@ -51,8 +51,9 @@ def embed_job(
     part: int = JOB_PART,
     cluster: Any = None,
 ) -> Embeddings:
-    """Embed ``items`` with ``model`` through ``store`` (None: no cache), in parts of ``part``,
-    in the kernel or (``cluster``: a Dask client, cluster or address) on a Dask cluster.
+    """Embed ``items`` (texts, and decoded images and audio: :class:`~embed_nb.media.Media`)
+    with ``model`` through ``store`` (None: no cache), in parts of ``part``, in the kernel or
+    (``cluster``: a Dask client, cluster or address) on a Dask cluster.
 
     Raises:
         KeyboardInterrupt: between decodes; parts already done stay in the cache (the
@@ -62,6 +63,11 @@ def embed_job(
     # The model's suffix (a Qwen3 EOS its file does not add) goes with every text it embeds.
     request = replace(request, suffix=model_prompts(model).suffix)
     check_dim_for(request.dim, name=model.name, pooling=model.pooling, n_embd=model.n_embd)
+    media = tuple(None if isinstance(item, str) else item for item in items)
+    if cluster is not None and any(media):
+        raise InvalidInputError(
+            "cluster= takes texts only: embed images and audio in the kernel or on a server"
+        )
     runner = _runner(model, cluster)
     plan = _plan(model, items, request, store)
     # Parts of ``part`` texts where each is cached (or sent to a worker) as it finishes;
@@ -79,15 +85,16 @@ def embed_job(
         extra["cache_hits"] = sum(1 for key in plan.keys if key in plan.found)
     if index is not None:
         extra["index"] = index
-    return Embeddings.from_parts(
+    result = Embeddings.from_parts(
         model=model,
         request=request,
-        texts=items,
+        texts=[item if isinstance(item, str) else item.label for item in items],
         rows=[vector for vector, _ in pairs],
         token_counts=[n for _, n in pairs],
         single=single,
         extra=extra,
     )
+    return replace(result, media=media) if any(media) else result
 
 
 def _runner(model: EmbeddingModel, cluster: Any) -> PartRunner:
@@ -99,12 +106,20 @@ def _runner(model: EmbeddingModel, cluster: Any) -> PartRunner:
 
 
 def _plan(
-    model: EmbeddingModel, items: list[str], request: EmbedRequest, store: EmbeddingCache | None
+    model: EmbeddingModel, items: list[Any], request: EmbedRequest, store: EmbeddingCache | None
 ) -> _Plan:
     limit = getattr(model, "max_tokens", None)
+    # An image's key holds its pixels' digest, its caption and the projector's fingerprint.
+    projector = getattr(model, "media_fingerprint", "")
     keys = [
-        cache_key(model.fingerprint, model.pooling, request, text, max_tokens=limit)
-        for text in items
+        cache_key(
+            model.fingerprint,
+            model.pooling,
+            request,
+            item if isinstance(item, str) else f"{item.key_text}\x00{projector}",
+            max_tokens=limit,
+        )
+        for item in items
     ]
     # dim: a row of the right size but another shape is a miss, not a wrong vector.
     size = request.dim or getattr(model, "n_embd", 0) or None
@@ -113,7 +128,7 @@ def _plan(
     for position, key in enumerate(keys):
         if key not in found:
             first_position.setdefault(key, position)
-    todo = sorted(first_position.items(), key=lambda kv: len(items[kv[1]]))
+    todo = sorted(first_position.items(), key=lambda kv: _length(items[kv[1]]))
     return _Plan(keys, found, todo)
 
 
@@ -162,7 +177,7 @@ def run_in_kernel(model: EmbeddingModel) -> PartRunner:
 
 def _run(
     runner: PartRunner,
-    items: list[str],
+    items: list[Any],
     request: EmbedRequest,
     todo: list[tuple[str, int]],
     store: EmbeddingCache | None,
@@ -176,7 +191,9 @@ def _run(
     # The prompt goes on here, before any runner (a cluster's too), on the texts sent only;
     # keys stay the user's texts.
     before, after = request.prompt, request.suffix
-    parts = [[before + items[position] + after for _, position in batch] for batch in batches]
+    parts = [
+        [_framed(items[position], before, after) for _, position in batch] for batch in batches
+    ]
     with Progress(len(todo), progress) as bar:
         try:
             with closing(runner(parts, request, bar)) as gathered:  # closed on an interrupt too
@@ -205,6 +222,19 @@ def _run(
             positions = [position for _, position in batches[failed.number]]
             raise _renumbered(failed, positions) from None
     return computed
+
+
+def _length(item: Any) -> int:
+    """How long an input is, for packing texts of similar length (an image by its caption)."""
+    return len(item) if isinstance(item, str) else len(item.caption)
+
+
+def _framed(item: Any, before: str, after: str) -> Any:
+    """A text with the prompt before it and the suffix after; an image or clip carries them
+    for the engine, which puts them around the media marker and the caption."""
+    if isinstance(item, str):
+        return before + item + after
+    return replace(item, prompt=before, suffix=after)
 
 
 _TEXT_NUMBER = re.compile(r"\b(text|input) (\d+)\b")

@@ -280,6 +280,16 @@ def thumbnail(media: Media, max_side: int = 128) -> bytes:
     return out.getvalue()
 
 
+def media_inputs(pattern: str, caption: str = "") -> list[Image | Audio]:
+    """The image and audio files ``pattern`` names (see :func:`media_paths`), each with
+    ``caption``: what ``%embed --image`` and ``embed-nb embed --image`` embed."""
+    paths = media_paths(pattern)
+    return [
+        (Audio if path.suffix.lower() in AUDIO_EXTENSIONS else Image)(path, text=caption)
+        for path in paths
+    ]
+
+
 def media_paths(pattern: str | os.PathLike[str]) -> list[Path]:
     """The files a ``%embed --image`` argument names, sorted.
 

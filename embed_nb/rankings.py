@@ -107,6 +107,9 @@ class SearchHit:
     document: str
     score: float
     label: Any = None  # the corpus' pandas index label, when it had one
+    #: The hit's image or clip (:class:`~embed_nb.media.Media`) when it is one; ``document``
+    #: is then its label.
+    media: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +121,8 @@ class SearchResult:
     model: str
     corpus_size: int
     method: str = "cosine"
+    #: The query's image or clip when it was one (``query`` is then its label).
+    query_media: Any = None
 
     def __len__(self) -> int:
         return len(self.hits)

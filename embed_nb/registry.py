@@ -58,7 +58,10 @@ class Resident:
             return "closed"
         kind = getattr(model, "kind", "local")
         dim = getattr(model, "n_embd", "?")
-        return f"{kind}, pooling {model.pooling}, dim {dim}"
+        # A projector adds images (and audio): say so, it is why one was loaded.
+        extra = [m for m in getattr(model.info, "modalities", ("text",)) if m != "text"]
+        media = f", embeds text and {' and '.join(extra)}" if extra else ""
+        return f"{kind}, pooling {model.pooling}, dim {dim}{media}"
 
 
 class ModelRegistry:

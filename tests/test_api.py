@@ -198,7 +198,7 @@ def test_pandas_inputs_keep_their_index(bert_mean: LocalModel, store: EmbeddingC
     ("texts", "column", "message"),
     [
         (42, None, "not int"),
-        (b"bytes", None, "decode bytes first"),
+        (b"bytes", None, "decode text bytes first"),
         ([], None, "is empty"),
         (["ok", 3], None, r"texts\[1\] is int"),
         (pd.Series(["ok", None]), None, "missing value"),

@@ -81,11 +81,11 @@ def _check_output(path: str) -> None:
 
 
 def _embed_rows(
-    model: Model, texts: list[str], mode: int, args: argparse.Namespace, client: object = None
+    model: Model, texts: list[Any], mode: int, args: argparse.Namespace, client: object = None
 ) -> Printed:
     """Run the API on the texts and lay out the rows llama-embedding would print; with a
     Dask ``client``, the cluster's workers embed them (in the job's fixed parts)."""
-    if model.is_reranker and any(args.cls_separator in t for t in texts):
+    if model.is_reranker and any(isinstance(t, str) and args.cls_separator in t for t in texts):
         if client is not None:
             raise _UsageError(
                 "--cluster embeds texts; a reranker's query/document pairs are scored here: "
@@ -124,7 +124,8 @@ def _embed_rows(
     if model.is_reranker:
         known = model.info.classifier_labels
         labels = known if len(known) == rows.shape[1] else [str(i) for i in range(rows.shape[1])]
-    return Printed(rows, texts, model.pooling, mode, labels)
+    shown = [t if isinstance(t, str) else t.label for t in texts]  # an image by its label
+    return Printed(rows, shown, model.pooling, mode, labels)
 
 
 def _pair_scores(model: Model, texts: list[str], mode: int, args: argparse.Namespace) -> np.ndarray:

@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(embed)
     add_text_inputs(embed, "text to embed")
     embed.add_argument(
+        "--image",
+        dest="inputs",
+        action="append",
+        type=lambda pattern: ("media", pattern),
+        metavar="PATH_OR_GLOB",
+        help="image (or audio) files to embed: a file, a glob or a folder (needs --mmproj); "
+        "may be repeated, and mixed with -p and -f",
+    )
+    embed.add_argument(
         "--cls-separator",
         default="\t",
         metavar="SEP",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from ..errors import FileAccessError
 from ..files import read_capped
+from ..media import decode_media, media_inputs
 from ._parser import _UsageError
 
 #: The most bytes one -f file (or stdin) may hold; more is refused, not read (``/dev/zero``).
@@ -46,10 +48,14 @@ def split(text: str, separator: str) -> list[str]:
     return text.split(separator)
 
 
-def gather_texts(inputs: list[tuple[str, str]] | None, separator: str) -> list[str]:
+def gather_texts(inputs: list[tuple[str, str]] | None, separator: str) -> list[Any]:
+    """The texts of -p and -f, and the images and audio of --image (decoded), in order."""
     if not inputs:
         raise _UsageError("no text to embed: give -p TEXT or -f FILE (-f - reads stdin)")
-    texts: list[str] = []
+    texts: list[Any] = []
     for kind, value in inputs:
-        texts.extend(split(read_text(value) if kind == "file" else value, separator))
+        if kind == "media":
+            texts.extend(decode_media(item, len(texts)) for item in media_inputs(value))
+        else:
+            texts.extend(split(read_text(value) if kind == "file" else value, separator))
     return texts

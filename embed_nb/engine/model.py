@@ -82,6 +82,11 @@ def _check_once(path: Path, digest: str) -> None:
 _STATICALLY_CHECKED: dict[str, bool] = {}
 
 
+def _a(kind: str) -> str:
+    """ "an image", "audio": a media kind in a sentence."""
+    return "an image" if kind == "image" else kind
+
+
 class _Weights(NamedTuple):
     """The file llama.cpp loads, the weight copy it is (None: the model file itself), and
     what the precision became (Model.info's ``precision_used``)."""
@@ -361,6 +366,12 @@ class LocalModel:
         """The multimodal projector (None: texts only)."""
         return self._native.projector
 
+    @property
+    def media_fingerprint(self) -> str:
+        """What, beside :attr:`fingerprint`, decides an image's vector: the projector file."""
+        projector = self._native.projector
+        return projector.fingerprint if projector is not None else ""
+
     # --- public API ----------------------------------------------------------------------
 
     @property
@@ -451,7 +462,7 @@ class LocalModel:
         first = min(media)
         if projector is None:
             raise InvalidInputError(
-                f"input {first} is {media[first].kind}, but {self.name} was loaded without a "
+                f"input {first} is {_a(media[first].kind)}, but {self.name} was loaded without a "
                 "projector: load it with mmproj='mmproj-….gguf' (--mmproj)"
             )
         if request.chunk or request.truncate:

@@ -154,7 +154,8 @@ class Projector:
         if _MEDIA_KIND[kind] not in self.modalities:
             takes = " and ".join("images" if m == "vision" else "audio" for m in self.modalities)
             raise InvalidInputError(
-                f"input {index} is {kind}, but this projector takes {takes} only; load a "
+                f"input {index} is {'an image' if kind == 'image' else kind}, but this "
+                f"projector takes {takes} only; load a "
                 f"projector with {_MEDIA_KIND[kind]} support"
             )
 

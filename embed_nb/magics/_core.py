@@ -194,6 +194,8 @@ class EmbedMagics(Magics, Configurable):
 
             %embed [options] TEXT                the rest of the line is the text
             %embed [options] -v VAR [--column C] a str, list of str, Series or DataFrame column
+                                                 (images too: Path, PIL image, embed_nb.Image)
+            %embed [options] --image PATH_OR_GLOB [CAPTION]   image or audio files
             %%embed [options] [--sep SEP]        one text per line of the cell (or split on SEP)
 
         Options: ``-o NAME`` store the result; ``-m MODEL`` a loaded model by name;
@@ -213,10 +215,16 @@ class EmbedMagics(Magics, Configurable):
 
         if cell is None:
             args, text = _options_then_text(line, _EMBED_LINE, self._is_cluster_word)
-            if args.var is not None:
+            if args.image is not None:
+                from ..media import media_inputs
+
+                if args.var is not None:
+                    raise UsageError("%embed: give either --image or -v VAR, not both")
+                texts: Any = media_inputs(args.image, caption=text or "")
+            elif args.var is not None:
                 if text is not None:
                     raise UsageError("%embed: give either TEXT or -v VAR, not both")
-                texts: Any = self._variable(args.var, "-v")
+                texts = self._variable(args.var, "-v")
             elif text is None:
                 raise UsageError("%embed: nothing to embed; write %embed TEXT or %embed -v VAR")
             else:

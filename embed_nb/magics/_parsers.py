@@ -27,6 +27,12 @@ def _embed_options(parser: _Parser, *, cell: bool) -> _Parser:
     if not cell:
         parser.add_argument("-v", "--var", help="a variable holding the texts")
         parser.add_argument("--column", help="the text column when the variable is a DataFrame")
+        parser.add_argument(
+            "--image",
+            metavar="PATH_OR_GLOB",
+            help="embed image (or audio) files: a file, a glob or a folder; the text after "
+            "the options, if any, is each one's caption (needs a model loaded with --mmproj)",
+        )
     else:
         parser.add_argument("--sep", help="split the cell on SEP instead of on lines")
     parser.add_argument("-o", "--out", help="store the result in this variable")
@@ -66,7 +72,10 @@ _RERANK_LINE.add_argument("--column", help="the text column when the variable is
 _RERANK_CELL = _rerank_options(_Parser("%%rerank"))
 
 _SEARCH = _Parser("%embed_search")
-_SEARCH.add_argument("query")
+_SEARCH.add_argument("query", help="the query text (with --image: an image or audio file)")
+_SEARCH.add_argument(
+    "--image", action="store_true", help="QUERY is the path of an image (or audio) file"
+)
 _SEARCH.add_argument("corpus", help="a variable holding the corpus (texts or Embeddings)")
 _SEARCH.add_argument("-k", type=int, default=5, help="how many results (default 5)")
 _SEARCH.add_argument("--context", action="store_true", help="also give a RAG prompt context")

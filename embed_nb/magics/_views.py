@@ -32,10 +32,13 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
 
     Usage::
 
-        %embed_search "QUERY" CORPUS_VAR [-k K] [--context] [--column C] [-o NAME] [-m MODEL]
+        %embed_search "QUERY" CORPUS_VAR [--image] [-k K] [--context] [--column C] [-o NAME]
+                      [-m MODEL]
                       [--cluster [ADDRESS|VAR]] [--quantize P] [--rescore-multiplier M]
                       [--rerank NAME [--top-n N] [--rerank-fallback cosine]]
 
+    ``--image``: QUERY is an image (or audio) file to search with; the corpus may hold
+    images too (a list of paths), for a model loaded with ``--mmproj``.
     ``--context`` shows the hits and returns them as a RAG prompt context (a str).
     ``--cluster`` embeds the corpus on a Dask cluster (alone: the notebook's default client;
     or a scheduler address, or a variable holding a Client or cluster); the query is
@@ -49,8 +52,10 @@ def embed_search(self: EmbedMagics, line: str) -> Any:
     args = _SEARCH.parse(_split(line, "%embed_search"), self._is_cluster_word)
     cluster = self._cluster(args.cluster)
     corpus = self._variable(args.corpus, "CORPUS_VAR")
+    from ..media import media_inputs
+
     result = api.search(
-        args.query,
+        media_inputs(args.query)[0] if args.image else args.query,
         corpus,
         args.k,
         model=self._model_for_inputs(args.model, corpus),
@@ -110,10 +115,12 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
     Usage::
 
         %embed_map E [--labels L] [--method pca|umap] [-o NAME] [-m MODEL] [--static]
-                   [--cluster [ADDRESS|VAR]]
+                   [--cluster [ADDRESS|VAR]] [--thumbnails]
 
     Shows the projection widget, or with ``--static`` a plotly figure when plotly is installed
     (else a static map). ``--cluster`` embeds texts on a Dask cluster, as ``%embed`` does.
+    Image points show their thumbnails on hover; ``--thumbnails`` draws them in place of dots
+    once zoomed in far enough.
     """
     from .. import api
 
@@ -127,7 +134,11 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
     if not args.static:
         vectors = self._vectors(data, model, "a map", cluster)
         # The view's query box embeds in the kernel: give it a model when one is at hand.
-        widget = _widget(lambda w: w.ProjectionView(vectors, labels=labels, model=model))
+        widget = _widget(
+            lambda w: w.ProjectionView(
+                vectors, labels=labels, model=model, thumbnails=args.thumbnails
+            )
+        )
         if widget is not None:
             self._store(args.out, widget)
             return widget

@@ -3,6 +3,8 @@
 What crosses the comm per point: x and y as float32 (8 bytes) and a colour category as uint8
 (1 byte), 9 bytes in all, as binary buffers. Texts stay in the kernel; the view asks for the
 few it shows. Neighbours and query results are computed in the kernel, on the full vectors.
+Points that are images get thumbnails made in the kernel and sent as binary on demand
+(:mod:`embed_nb.widgets._thumbnails`); one uint8 per point says which points have one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ._inputs import (
     vectors_and_texts,
 )
 from ._static import hex_to_rgb, png_base64
+from ._thumbnails import ThumbnailSource
 
 __all__ = ["ProjectionView", "cluster_keywords", "pca_2d"]
 
@@ -69,6 +72,13 @@ class ProjectionView(WidgetBase):
         color_by: ``"label"``, ``"kmeans"``, ``"hdbscan"`` or ``"none"``.
         n_clusters: clusters for KMeans.
         k: neighbours shown on click and results shown for a query.
+        images: one image per point (anything :func:`embed_nb.media.decode_media` takes: a
+            path, bytes, a PIL image, an ``(h, w, 3)`` uint8 array), or None for a point that
+            is a text. Defaults to the Embeddings' ``media``. Hovering an image point shows
+            its thumbnail, and so do the query's hits.
+        thumbnails: draw thumbnails in place of dots once the view is zoomed in far enough
+            that the visible points fit (at most 150 visible, spaced at least 28 px apart on
+            average); a checkbox in the view toggles it.
 
     Python sees the view's state: :attr:`selected` (indices; set it to highlight points),
     :attr:`selected_texts`, :attr:`focused` (the clicked point), :attr:`neighbors`,
@@ -98,6 +108,9 @@ class ProjectionView(WidgetBase):
     query_scores = traitlets.Any(None).tag(**binary("float32"))
     query_error = traitlets.Unicode("").tag(sync=True)
     k = traitlets.Int(10).tag(sync=True)
+    # 1 per point that has an image (None when none has); thumbnails come on request.
+    image_mask = traitlets.Any(None).tag(**binary("uint8"))
+    thumbnails = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -111,6 +124,8 @@ class ProjectionView(WidgetBase):
         n_clusters: int = 8,
         k: int = 10,
         umap_options: dict[str, Any] | None = None,
+        images: Sequence[Any] | None = None,
+        thumbnails: bool = False,
         **kwargs: Any,
     ) -> None:
         if color_by not in (None, *COLOR_MODES):
@@ -120,8 +135,14 @@ class ProjectionView(WidgetBase):
         if umap_options is not None and not isinstance(umap_options, dict):
             kind = type(umap_options).__name__
             raise InvalidInputError(f"umap_options must be a dict, not {kind}")
+        if not isinstance(thumbnails, bool):
+            kind = type(thumbnails).__name__
+            raise InvalidInputError(f"thumbnails must be True or False, not {kind}")
         vectors, found = vectors_and_texts(data, texts, model)
         n = len(vectors)
+        if images is None:
+            images = getattr(data, "media", None)
+        self._thumbs = ThumbnailSource(images, n)
         self._n_points = n
         self._unit = unit_rows(vectors)
         self._model = model
@@ -133,6 +154,7 @@ class ProjectionView(WidgetBase):
         self._layouts: dict[str, np.ndarray] = {"pca": normalise_layout(pca_2d(self._unit))}
         super().__init__(**kwargs)
         self._texts = found if found is not None else [f"#{i}" for i in range(n)]
+        self._handlers["thumbs"] = self._thumbs.on_request
         choices = (["label"] if self._labels is not None else []) + ["kmeans", "hdbscan", "none"]
         with self.hold_sync():
             self.n_points = n
@@ -140,6 +162,8 @@ class ProjectionView(WidgetBase):
             self.color_choices = choices
             self.positions = self._layouts["pca"].T.copy()
             self.projection = "pca"
+            self.image_mask = self._thumbs.mask
+            self.thumbnails = thumbnails
         self.observe(self._recolor, names="color_by")
         self.observe(self._on_focus, names="focused")
         self.observe(self._on_query, names=["query", "k"])
@@ -164,6 +188,11 @@ class ProjectionView(WidgetBase):
     def layout(self) -> np.ndarray:
         """The shown 2-D layout, ``(n, 2)`` float32 (normalised to [-0.95, 0.95])."""
         return self._layouts[self.projection]
+
+    def thumbnail(self, index: int) -> bytes | None:
+        """The thumbnail the view shows for point ``index`` (JPEG, PNG for audio), or None
+        for a text point."""
+        return self._thumbs.thumbnail(index)
 
     def wait_for_umap(self, timeout: float | None = None) -> bool:
         """Block until the UMAP thread is done; True if the UMAP layout is shown."""

@@ -114,3 +114,77 @@ export function categoryLegend(names, colors, onClick = null) {
   });
   return legend;
 }
+
+/**
+ * A cache of thumbnails by point index, fetched lazily from the kernel as binary buffers.
+ *
+ * The kernel makes each thumbnail (a small JPEG, or a PNG waveform for audio) and sends its
+ * bytes; the page wraps them in a Blob and an object URL made here, so no image is ever
+ * fetched from a server. `get(i)` is the URL, `null` for a point without an image, or
+ * `undefined` while not asked yet.
+ */
+export function thumbCache(request, perRequest = 64) {
+  const cache = new Map();
+  const inFlight = new Set();
+  const images = new Map(); // index -> decoded HTMLImageElement, for drawing on a canvas
+  return {
+    get: (i) => cache.get(i),
+    has: (i) => cache.has(i),
+    image: (i) => images.get(i),
+    loaded: (i) => images.has(i),
+    async fetch(ids) {
+      const missing = ids.filter((i) => !cache.has(i) && !inFlight.has(i)).slice(0, perRequest);
+      if (missing.length) {
+        missing.forEach((i) => inFlight.add(i));
+        const reply = await request("thumbs", { ids: missing });
+        missing.forEach((i) => inFlight.delete(i));
+        if (!reply || reply.error) {
+          missing.forEach((i) => cache.set(i, null)); // shown as a dot; not asked again
+        } else {
+          let next = 0;
+          reply.ids.forEach((id, k) => {
+            const type = reply.types[k];
+            if (!type) {
+              cache.set(id, null);
+              return;
+            }
+            const buffer = reply.buffers[next++];
+            const bytes = buffer.buffer ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);
+            cache.set(id, URL.createObjectURL(new Blob([bytes], { type })));
+          });
+        }
+      }
+      return ids.map((i) => cache.get(i) ?? null);
+    },
+    /** The decoded image of point i (for a canvas), loading it first if needed. */
+    async load(i) {
+      if (images.has(i)) return images.get(i);
+      const url = cache.get(i);
+      if (!url) return null;
+      const img = new Image();
+      img.src = url;
+      try {
+        await img.decode();
+      } catch {
+        images.set(i, null); // bytes the browser cannot show: a dot, not asked again
+        return null;
+      }
+      images.set(i, img);
+      return img;
+    },
+    dispose() {
+      for (const url of cache.values()) if (url) URL.revokeObjectURL(url);
+      cache.clear();
+      images.clear();
+    },
+  };
+}
+
+/** An <img> of a kernel-made thumbnail (an object URL), for tooltips and lists. */
+export function thumbImage(url, className = "enb-thumb") {
+  const img = el("img", className);
+  img.src = url;
+  img.alt = "";
+  img.draggable = false;
+  return img;
+}

@@ -3,7 +3,9 @@
 // Per point the kernel sends x, y (float32) and a colour category (uint8). Texts are fetched
 // on demand (hover, lists). Selection is two-way through the `selected` trait; a click asks the
 // kernel for neighbours (`focused` -> `neighbors`); the query box sets `query` and the kernel
-// answers with `query_hits`.
+// answers with `query_hits`. Points that are images (`image_mask`) get thumbnails from the
+// kernel, as binary, on demand: in the tooltip, in the hit lists, and in place of dots when
+// `thumbnails` is on and the view is zoomed in far enough that they fit.
 import createScatterplot from "regl-scatterplot";
 import {
   categoryLegend,
@@ -13,12 +15,21 @@ import {
   queryInput,
   requester,
   textCache,
+  thumbCache,
+  thumbImage,
   typed,
 } from "./common.js";
 
 const FOCUS_COLOR = "#d62728";
 const NEIGHBOR_COLOR = "#ff7f0e";
 const QUERY_COLOR = "#9c27b0";
+// Thumbnails replace dots only when they fit: at most this many image points visible, and
+// their median distance to the nearest visible neighbour at least this many CSS pixels
+// (zoom in to get there). They are drawn at 90% of that distance, between the two sizes.
+const MAX_VISIBLE_THUMBS = 150;
+const MIN_THUMB_SPACING = 28;
+const THUMB_MIN = 24;
+const THUMB_MAX = 80;
 
 function pointSizeFor(n) {
   if (n <= 2_000) return 6;
@@ -30,6 +41,9 @@ function pointSizeFor(n) {
 function render({ model, el: host }) {
   const request = requester(model);
   const texts = textCache(request);
+  const thumbs = thumbCache(request);
+  let mask = typed(model.get("image_mask"), Uint8Array);
+  const hasImage = (i) => i < mask.length && mask[i] === 1;
 
   // --- DOM --------------------------------------------------------------------------------
   const root = el("div", "enb-root enb-proj");
@@ -39,10 +53,15 @@ function render({ model, el: host }) {
   colorSelect.title = "colour by";
   const clear = el("button", "enb-clear", "Clear selection");
   const status = el("span", "enb-note enb-status");
+  const thumbToggle = el("label", "enb-thumb-toggle");
+  const thumbBox = el("input");
+  thumbBox.type = "checkbox";
+  thumbBox.title = "draw thumbnails in place of dots when zoomed in far enough";
+  thumbToggle.append(thumbBox, document.createTextNode(" thumbnails"));
   const progress = el("div", "enb-progress");
   const progressFill = el("div");
   progress.append(progressFill);
-  bar.append(search, colorSelect, clear, progress, status);
+  bar.append(search, colorSelect, thumbToggle, clear, progress, status);
   const legend = el("div", "enb-legend-row");
   const body = el("div", "enb-proj-body");
   const stage = el("div", "enb-proj-stage");
@@ -194,9 +213,21 @@ function render({ model, el: host }) {
     tip.replaceChildren(el("div", "enb-tip-label", `#${index}`), el("div", "enb-muted", "…"));
     tip.hidden = false;
     placeTip(tip, stage, ...mouse);
-    const [text] = await texts.fetch([index]);
+    const [[text], [url]] = await Promise.all([
+      texts.fetch([index]),
+      hasImage(index) ? thumbs.fetch([index]) : Promise.resolve([null]),
+    ]);
     if (hovered !== index) return;
-    tip.replaceChildren(el("div", "enb-tip-label", `#${index}`), el("div", "enb-text", text));
+    const parts = [el("div", "enb-tip-label", `#${index}`), el("div", "enb-text", text)];
+    if (url) {
+      const img = thumbImage(url);
+      img.dataset.index = String(index);
+      parts.unshift(img);
+    }
+    tip.replaceChildren(...parts);
+    placeTip(tip, stage, ...mouse);
+    if (url) await thumbs.load(index); // laid out at its size before the tests look
+    if (hovered !== index) return;
     placeTip(tip, stage, ...mouse);
     root.dataset.hovered = String(index);
   });
@@ -230,10 +261,94 @@ function render({ model, el: host }) {
     ctx.stroke();
   }
 
+  // --- thumbnails in place of dots ---------------------------------------------------------
+  // The image points inside the view with their pixel positions and the size to draw them at,
+  // or null when thumbnails are off or would not fit (too many visible, or too crowded).
+  function thumbLayout() {
+    if (!model.get("thumbnails") || !mask.length || !x.length) return null;
+    const v = scatterplot.get("cameraView");
+    const { width, height } = canvas.getBoundingClientRect();
+    if (width < 10 || height < 10) return null;
+    const aspect = width / height;
+    const visible = [];
+    for (let i = 0; i < x.length && i < mask.length; i++) {
+      if (mask[i] !== 1) continue;
+      const clipX = (v[0] * x[i] + v[4] * y[i] + v[12]) / aspect;
+      const clipY = v[1] * x[i] + v[5] * y[i] + v[13];
+      const px = ((clipX + 1) / 2) * width;
+      const py = ((1 - clipY) / 2) * height;
+      if (px < -THUMB_MAX / 2 || px > width + THUMB_MAX / 2) continue;
+      if (py < -THUMB_MAX / 2 || py > height + THUMB_MAX / 2) continue;
+      visible.push([i, px, py]);
+      if (visible.length > MAX_VISIBLE_THUMBS) return null;
+    }
+    if (!visible.length) return null;
+    const nearest = visible.map(([, px, py], a) => {
+      let best = Infinity;
+      visible.forEach(([, qx, qy], b) => {
+        if (a !== b) best = Math.min(best, Math.hypot(px - qx, py - qy));
+      });
+      return best;
+    });
+    nearest.sort((p, q) => p - q);
+    const spacing = nearest[Math.floor(nearest.length / 2)];
+    if (spacing < MIN_THUMB_SPACING) return null;
+    const size = Math.max(THUMB_MIN, Math.min(THUMB_MAX, Number.isFinite(spacing) ? spacing * 0.9 : THUMB_MAX));
+    return { visible, size };
+  }
+
+  let thumbLoading = false;
+  async function loadThumbs(ids) {
+    thumbLoading = true;
+    try {
+      await thumbs.fetch(ids);
+      await Promise.all(ids.map((i) => thumbs.load(i)));
+    } finally {
+      thumbLoading = false;
+    }
+    drawMarks();
+  }
+
+  function drawThumbs(ctx) {
+    const layout = thumbLayout();
+    if (!layout) {
+      root.dataset.thumbsDrawn = "0";
+      return;
+    }
+    const { visible, size } = layout;
+    const need = [];
+    let count = 0;
+    const r = devicePixelRatio;
+    for (const [i, px, py] of visible) {
+      if (!thumbs.loaded(i)) {
+        if (!thumbs.has(i) || thumbs.get(i)) need.push(i);
+        continue;
+      }
+      const img = thumbs.image(i);
+      if (!img) continue;
+      const scale = size / Math.max(img.naturalWidth, img.naturalHeight, 1);
+      const w = img.naturalWidth * scale;
+      const h = img.naturalHeight * scale;
+      const left = (px - w / 2) * r;
+      const top = (py - h / 2) * r;
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(left - 2 * r, top - 2 * r, (w + 4) * r, (h + 4) * r);
+      ctx.drawImage(img, left, top, w * r, h * r);
+      ctx.strokeStyle = "rgba(0, 0, 0, 0.35)";
+      ctx.lineWidth = r;
+      ctx.strokeRect(left - 2 * r, top - 2 * r, (w + 4) * r, (h + 4) * r);
+      count++;
+    }
+    root.dataset.thumbsDrawn = String(count);
+    // Ask for the visible ones still missing, a batch at a time; each reply redraws.
+    if (need.length && !thumbLoading) loadThumbs(need.slice(0, 64));
+  }
+
   function drawMarks() {
     const ctx = marks.getContext("2d");
     ctx.clearRect(0, 0, marks.width, marks.height);
     if (!x.length) return;
+    drawThumbs(ctx);
     for (const i of typed(model.get("query_hits"), Uint32Array)) ring(ctx, i, QUERY_COLOR, 7, 2.5);
     for (const i of typed(model.get("neighbors"), Uint32Array)) ring(ctx, i, NEIGHBOR_COLOR, 6, 2);
     const focused = model.get("focused");
@@ -250,10 +365,16 @@ function render({ model, el: host }) {
     heading.style.color = color;
     const list = el("ol", "enb-list");
     box.append(heading, list);
-    const found = await texts.fetch(Array.from(ids));
+    const withImages = Array.from(ids).filter(hasImage);
+    const [found] = await Promise.all([texts.fetch(Array.from(ids)), thumbs.fetch(withImages)]);
     ids.forEach((id, k) => {
       const item = el("li");
       item.dataset.index = String(id);
+      const url = thumbs.get(id);
+      if (url) {
+        item.classList.add("enb-has-thumb");
+        item.append(thumbImage(url));
+      }
       item.append(el("div", "enb-score", `#${id} · ${fmt(scores[k], 4)}`), el("div", "enb-text", found[k]));
       item.addEventListener("click", () => {
         model.set("focused", id);
@@ -327,6 +448,16 @@ function render({ model, el: host }) {
     if (names.length > 1) legend.append(categoryLegend(names, model.get("category_colors")));
   }
 
+  function showThumbToggle() {
+    thumbToggle.hidden = !mask.some((m) => m === 1);
+    thumbBox.checked = model.get("thumbnails");
+  }
+  thumbBox.addEventListener("change", () => {
+    model.set("thumbnails", thumbBox.checked);
+    model.save_changes();
+    drawMarks();
+  });
+
   function showStatus() {
     const state = model.get("umap_state");
     const what = model.get("projection") === "umap" ? "UMAP" : "PCA";
@@ -354,6 +485,15 @@ function render({ model, el: host }) {
     colorSelect.value = model.get("color_by");
   });
   model.on("change:color_choices", showColorChoices);
+  model.on("change:thumbnails", () => {
+    showThumbToggle();
+    drawMarks();
+  });
+  model.on("change:image_mask", () => {
+    mask = typed(model.get("image_mask"), Uint8Array);
+    showThumbToggle();
+    drawMarks();
+  });
   for (const name of ["status", "progress", "umap_state", "projection"]) model.on(`change:${name}`, showStatus);
 
   // A small handle for tests and debugging: where a point is drawn (CSS pixels inside the
@@ -362,9 +502,11 @@ function render({ model, el: host }) {
     pixel,
     selectedPoints: () => Array.from(scatterplot.get("selectedPoints")),
     scatterplot,
+    thumbLayout,
   };
 
   showColorChoices();
+  showThumbToggle();
   showLegend();
   showStatus();
   showSelection();
@@ -378,6 +520,7 @@ function render({ model, el: host }) {
   return () => {
     observer.disconnect();
     request.dispose();
+    thumbs.dispose();
     scatterplot.destroy();
   };
 }

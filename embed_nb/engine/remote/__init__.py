@@ -12,6 +12,7 @@
 - ``_discovery``: what the server is, as a frozen :class:`~._discovery.ServerRecord`;
 - ``_answers``: what an answer must be, and how large it can be;
 - ``_requests`` and ``_batching``: one request of each sort, and a call split into many;
+- ``_media``: images and audio for a llama-server started with ``--mmproj``;
 - ``model``: :class:`RemoteModel` on top.
 """
 

@@ -32,9 +32,10 @@ from ...errors import InvalidInputError, ModelClosedError, NotARerankerError
 from ...prompts import family_of, resolve_prompts
 from ...request import EmbedRequest, checked_request
 from ...results import Embeddings, RerankResult, rank_hits
-from ..inputs import as_text_list, rerank_inputs, token_id_lists, utf8
+from ..inputs import as_input_list, rerank_inputs, token_id_lists, utf8
 from . import _answers as answers
 from . import _batching as batching
+from . import _media as media_wire
 from . import _requests as requests
 from ._client import Client
 from ._dialect import dialect_for
@@ -183,6 +184,22 @@ class RemoteModel:
             family_of(self), options.query_prompt, options.document_prompt
         )
         self.info = replace(self.info, prompts=self.prompts.describe())
+        self._discover_media(record.props)
+
+    def _discover_media(self, props: dict[str, Any]) -> None:
+        """What the server embeds beside text (a llama-server with ``--mmproj``), and a digest
+        of a probe image's vector: the projector's part of an image's cache key."""
+        self._media = media_wire.MediaServer((), "")
+        #: What, beside :attr:`fingerprint`, decides an image's vector (as LocalModel's).
+        self.media_fingerprint = ""
+        if not self._dialect.has_props or self.pooling in ("none", "rank"):
+            return  # images are embedded as pooled vectors only, as in the kernel
+        self._media = media_wire.media_server(self._client, props)
+        if self._media.modalities:
+            self.media_fingerprint = media_wire.probe_digest(
+                self._client, self._media, self._wire_model.value, self.n_embd
+            )
+            self.info = replace(self.info, modalities=("text", *self._media.modalities))
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -257,7 +274,9 @@ class RemoteModel:
         """Embed one text (giving ``(d,)``) or a list of texts (giving ``(n, d)``) on the server.
 
         Args:
-            texts: a str or a sequence of str.
+            texts: a str or a sequence of str; images and audio may stand beside the texts
+                (as for :meth:`LocalModel.embed <embed_nb.engine.LocalModel.embed>`) when the
+                llama-server was started with ``--mmproj``.
             normalize: llama.cpp's ``embd_normalize`` (-1, 0, 1, 2 or p > 2), applied by a
                 llama-server. For ``kind="openai"`` modes >= 0 are applied here to what the
                 server returns (they are scale-free, so this is exact) and -1 keeps it as is.
@@ -273,12 +292,16 @@ class RemoteModel:
         """
         if isinstance(texts, Mapping):  # a dict iterates its keys: never what was meant
             raise InvalidInputError("texts must be a str or a list of str, not a mapping")
-        items, single = as_text_list(texts)
+        items, single = as_input_list(texts)
         request = checked_request(request, normalize=normalize, truncate=truncate, chunk=chunk)
         self._refuse_fitting(request.truncate, request.chunk)
+        media = {i: item for i, item in enumerate(items) if not isinstance(item, str)}
         for i, text in enumerate(items):
-            utf8(text, i)
+            if isinstance(text, str):
+                utf8(text, i)
         self._check_open()
+        if media:
+            return self._embed_with_media(items, media, request, single, progress)
         return self._embed_inputs(items, items, request, single=single, progress=progress)
 
     @shielded
@@ -387,6 +410,86 @@ class RemoteModel:
             single=single,
             extra={"server": self.url, "token_counts_exact": exact},
         )
+
+    def _media_now(self) -> media_wire.MediaServer:
+        """The server's media support with its marker of now: llama-server draws a new one at
+        each start. A server restarted without its projector takes no more media."""
+        if not self._media.modalities:
+            return self._media
+        now = media_wire.from_props(self._dialect.props(self._client, self.url))
+        if not now.modalities:
+            return replace(self._media, modalities=())
+        return replace(self._media, marker=now.marker)
+
+    def _embed_with_media(
+        self,
+        items: list[Any],
+        media: dict[int, Any],
+        request: EmbedRequest,
+        single: bool,
+        progress: ProgressFn | None,
+    ) -> Embeddings:
+        """Texts as usual, images and audio by the server's media route (see :mod:`._media`);
+        the rows in input order, normalised alike by the server."""
+        if self.pooling in ("none", "rank"):
+            raise InvalidInputError(
+                f"{self.name} pools {self.pooling!r}; images are embedded as pooled vectors, "
+                "so start llama-server with --pooling mean (or last) and --mmproj"
+            )
+        server = self._media_now() if self.kind == "llama-server" else self._media
+        media_wire.refuse_media(media, server, self.name, self.url, self.kind)
+        mode = request.normalize
+        texts = [i for i in range(len(items)) if i not in media]
+        rows: list[np.ndarray] = [np.empty(0, np.float32)] * len(items)
+        counts = [0] * len(items)
+        exact = True
+        if texts:
+            inputs = [items[i] for i in texts]
+            done = self._run(self._pooled_sender(inputs, mode, self.n_embd), len(inputs), None)
+            text_counts, exact = batching.token_counts(done, inputs)
+            text_rows = [v for a in done for v in a.values]
+            for i, row, n in zip(texts, text_rows, text_counts, strict=True):
+                rows[i], counts[i] = row, n
+        positions = sorted(media)
+        part = [media[i] for i in positions]
+
+        def send(batch: batching.Batch) -> batching.Answer:
+            vectors, tokens = media_wire.send_media(
+                self._client,
+                server,
+                self._wire_model.value,
+                part[batch.start : batch.stop],
+                mode,
+                self.n_embd,
+            )
+            return batching.Answer(batch, list(vectors), tokens)
+
+        def advance(done: int, _total: int) -> None:
+            if progress is not None:
+                progress(len(texts) + done, len(items))
+
+        size = min(self.batch_size, media_wire.MEDIA_PER_REQUEST)
+        batches = batching.split(len(part), size, self.concurrency)
+        for answer in batching.run(send, batches, len(part), self._executor, advance):
+            n = answer.batch.stop - answer.batch.start
+            # A request reports its total only: exact for one input, else shared evenly (and
+            # /embedding reports none).
+            shares = batching.apportion(answer.tokens, [1] * n)
+            exact = exact and n == 1 and server.route == media_wire.CONTENT_PARTS
+            for k, vector in enumerate(answer.values):
+                index = positions[answer.batch.start + k]
+                rows[index], counts[index] = vector, shares[k]
+        self.longest_input = max(self.longest_input, *counts, 0)
+        result = Embeddings.from_parts(
+            model=self,
+            request=request,
+            texts=[item if isinstance(item, str) else item.label for item in items],
+            rows=list(self._dialect.finish(np.stack(rows), mode)),
+            token_counts=counts,
+            single=single,
+            extra={"server": self.url, "token_counts_exact": exact},
+        )
+        return replace(result, media=tuple(media.get(i) for i in range(len(items))))
 
     def _held_dim(self, got: int) -> None:
         """Hold every answer to the dimension the server showed first (when discovery could

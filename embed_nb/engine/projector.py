@@ -138,7 +138,7 @@ class Projector:
         if not self._mtmd:
             raise ModelLoadError(
                 f"llama.cpp could not load the projector {os.fspath(path)!r} for this model: "
-                f"{native.take_recent_errors() or 'unknown error'}"
+                + " ".join((native.take_recent_errors() or "unknown error").split())
             )
         supported = (
             ("vision", mt.mtmd_support_vision(self._mtmd)),

@@ -6,6 +6,9 @@ The Python API::
     vectors = embed_nb.embed(["The cat sits on the mat", "A feline rests on the rug"])
     embed_nb.search("a pet on a rug", corpus, k=3)
 
+    # images beside texts, with a model loaded with its projector (mmproj=)
+    embed_nb.embed([embed_nb.Image("cat.jpg", text="a photo"), "a cat on a mat"])
+
     model = embed_nb.load_model("all-minilm-l6-v2")   # a model of your own, outside the registry
     model.embed("hello")
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from .cache import EmbeddingCache
     from .dedup import communities, paraphrases
     from .loading import load_model
+    from .media import Audio, Image
     from .model_doctor import Diagnosis, doctor
     from .quantize import QuantizedEmbeddings
     from .results import (
@@ -66,6 +70,8 @@ _LAZY = {
     "paraphrases": ".dedup",
     "communities": ".dedup",
     "doctor": ".model_doctor",
+    "Image": ".media",
+    "Audio": ".media",
     "Diagnosis": ".model_doctor",
     "EmbeddingCache": ".cache",
     "QuantizedEmbeddings": ".quantize",
@@ -81,11 +87,13 @@ _LAZY = {
 }
 
 __all__ = [
+    "Audio",
     "Diagnosis",
     "EmbedNbError",
     "EmbeddingCache",
     "Embeddings",
     "FileAccessError",
+    "Image",
     "InputTooLongError",
     "InvalidInputError",
     "ModelClosedError",

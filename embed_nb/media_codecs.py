@@ -96,7 +96,9 @@ def _pcm_to_float(raw: memoryview, bits: int) -> np.ndarray:
 
 def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
     """Mono float samples in [-1, 1] as a 16-bit PCM WAV file (standard library ``wave``)."""
-    pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    # x 32768, as every reader divides (miniaudio, soundfile, ours): 16-bit samples read from
+    # a file are written back unchanged; +1.0 itself clips to 32767.
+    pcm = np.clip(np.round(np.asarray(samples, np.float64) * 32768.0), -32768, 32767).astype("<i2")
     out = io.BytesIO()
     with wave.open(out, "wb") as writer:
         writer.setnchannels(1)

@@ -31,10 +31,20 @@ from .context import FLASH_ATTN_TYPES, ContextSettings, DecodeContext
 from .fingerprint import file_digest
 from .gguf_check import GGUFSummary, Value, read_gguf
 
-__all__ = ["CAPTIONLESS_TEXT", "Projector", "check_projector_file"]
+__all__ = [
+    "CAPTIONLESS_TEXT",
+    "MIN_AUDIO_SECONDS",
+    "Projector",
+    "check_clip",
+    "check_projector_file",
+]
 
 #: What follows an image that has no caption (see the module docstring).
 CAPTIONLESS_TEXT = "\n"
+#: The shortest clip taken, in seconds (16 samples at 16 kHz). mtmd, in the kernel and in
+#: llama-server, aborts the process on a clip of under two samples at the projector's rate, so
+#: both backends refuse a clip this short before llama.cpp sees it (see :func:`check_clip`).
+MIN_AUDIO_SECONDS = 0.001
 _MODALITY_KEYS = {"vision": "clip.has_vision_encoder", "audio": "clip.has_audio_encoder"}
 _MEDIA_KIND = {"image": "vision", "audio": "audio"}
 
@@ -75,6 +85,17 @@ def check_projector_file(path: Path) -> GGUFSummary:
         if eps is not None and (not isinstance(eps, float) or not math.isfinite(eps) or eps < 0):
             fail(f"key {prefix}.attention.layer_norm_epsilon is {eps!r}")
     return summary
+
+
+def check_clip(media: Any, index: int) -> None:
+    """Refuse a clip shorter than :data:`MIN_AUDIO_SECONDS` (it would abort llama.cpp)."""
+    seconds = len(media.data) / media.sample_rate
+    if seconds < MIN_AUDIO_SECONDS:
+        raise InvalidInputError(
+            f"input {index} ({media.label}) is {len(media.data)} sample(s), {seconds * 1000:.3g} "
+            f"ms; llama.cpp takes clips of at least {MIN_AUDIO_SECONDS * 1000:g} ms, so pass a "
+            "longer one or pad it with silence"
+        )
 
 
 def _plain(value: Value | None) -> Any:
@@ -173,7 +194,7 @@ class Projector:
         text = (before + self.marker + caption + after).encode("utf-8", "surrogatepass")
         assert self._context is not None
         mt, ll = native.mtmd_lib(), native.lib()
-        bitmap = self._bitmap(media)
+        bitmap = self._bitmap(media, index)
         chunks = mt.mtmd_input_chunks_init()
         try:
             bitmaps = (mt.mtmd_bitmap_p_ctypes * 1)(bitmap)
@@ -206,7 +227,7 @@ class Projector:
             mt.mtmd_input_chunks_free(chunks)
             mt.mtmd_bitmap_free(bitmap)
 
-    def _bitmap(self, media: Any) -> Any:
+    def _bitmap(self, media: Any, index: int) -> Any:
         mt = native.mtmd_lib()
         if media.kind == "image":
             height, width, _ = media.data.shape
@@ -216,6 +237,7 @@ class Projector:
             )
         else:
             assert self.sample_rate is not None  # check_kind passed
+            check_clip(media, index)  # a clip of one sample aborts mtmd
             samples = np.ascontiguousarray(media.resampled(self.sample_rate), dtype=np.float32)
             bitmap = mt.mtmd_bitmap_init_from_audio(
                 len(samples), samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float))

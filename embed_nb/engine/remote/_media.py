@@ -29,7 +29,7 @@ import numpy as np
 
 from ...errors import InvalidInputError, RemoteError
 from ...media import Media
-from ..projector import CAPTIONLESS_TEXT
+from ..projector import CAPTIONLESS_TEXT, check_clip
 from . import _answers as answers
 from ._client import Client
 from ._http import server_message
@@ -129,6 +129,8 @@ def refuse_media(
                     )
         if server.marker in each.suffix or MTMD_DEFAULT_MARKER in each.suffix:
             raise InvalidInputError(f"input {i}: the model's suffix holds the media marker")
+        if each.kind == "audio":
+            check_clip(each, i)  # llama-server aborts on a clip of one sample
 
 
 def _after(media: Media) -> str:
@@ -208,10 +210,21 @@ def probe_image() -> Media:
     return decode_media(np.ascontiguousarray(pixels), 0)
 
 
+def probe_clip() -> Media:
+    """A fixed 0.25 s 440 Hz tone at 16 kHz: the probe for a server whose projector takes
+    audio only (it refuses the probe image)."""
+    from ...media import Audio, decode_media
+
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000)
+    return decode_media(Audio(tone.astype(np.float32), sample_rate=16000), 0)
+
+
 def probe_digest(client: Client, server: MediaServer, model: str, dim: int) -> str:
-    """A digest of the probe image's vector: which projector the server runs, for cache keys
-    (coarse, like the text probe's, so the same server always gives the same one)."""
-    vectors, _ = send_media(client, server, model, [probe_image()], 2, dim)
+    """A digest of the probe image's (or, audio only, the probe clip's) vector: which projector
+    the server runs, for cache keys (coarse, like the text probe's, so the same server always
+    gives the same one)."""
+    probe = probe_image() if "image" in server.modalities else probe_clip()
+    vectors, _ = send_media(client, server, model, [probe], 2, dim)
     vector = vectors[0]
     steps = np.clip(np.floor(vector[:32] * np.sqrt(len(vector)) / 0.5), -127, 127)
     return hashlib.sha256(steps.astype(np.int8).tobytes()).hexdigest()[:16]

@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import gguf
 import numpy as np
 
 from embed_nb.convert import write_gguf_atomically
 
 from .tiny_models import TINY_N_EMBD
+from .tiny_vision import RandomWeights, projector_writer
 
 __all__ = ["STACK_FACTOR", "TOKENS_PER_WINDOW", "write_tiny_audio_mmproj"]
 
@@ -49,30 +49,21 @@ def write_tiny_audio_mmproj(
 ) -> Path:
     """Write the tiny audio projector; its output width must equal the text model's
     ``n_embd``."""
-    rng = np.random.default_rng(seed)
+    weights = RandomWeights(seed)
+    mat = weights.mat
     e = _N_EMBD
-
-    def mat(*shape: int, std: float = 0.2) -> np.ndarray:
-        return rng.normal(0.0, std, size=shape).astype(np.float32)
-
-    w = gguf.GGUFWriter(path=None, arch="clip")
-    w.add_type(gguf.GGUFType.MMPROJ)
-    w.add_name("tiny-ultravox-mmproj")
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
-    w.add_bool("clip.has_audio_encoder", True)
-    w.add_string("clip.projector_type", "ultravox")
+    w = projector_writer(
+        "tiny-ultravox-mmproj",
+        "audio",
+        "ultravox",
+        width=e,
+        n_ff=_N_FF,
+        n_layer=_N_LAYER,
+        n_head=_N_HEAD,
+        projection_dim=text_n_embd,
+    )
     w.add_uint32("clip.audio.num_mel_bins", _N_MEL)
-    w.add_uint32("clip.audio.embedding_length", e)
-    w.add_uint32("clip.audio.feed_forward_length", _N_FF)
-    w.add_uint32("clip.audio.block_count", _N_LAYER)
-    w.add_uint32("clip.audio.projection_dim", text_n_embd)
-    w.add_uint32("clip.audio.attention.head_count", _N_HEAD)
-    w.add_float32("clip.audio.attention.layer_norm_epsilon", 1e-5)
     w.add_uint32("clip.audio.projector.stack_factor", STACK_FACTOR)
-
-    def norm(prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.weight": 1.0 + mat(e, std=0.02), f"{prefix}.bias": mat(e, std=0.02)}
-
     tensors: dict[str, np.ndarray] = {
         # numpy shapes are ggml's ne reversed: a kernel is [out, in, width], and a conv bias is
         # [out, 1] so that it broadcasts over the frames.
@@ -81,24 +72,13 @@ def write_tiny_audio_mmproj(
         "a.conv1d.2.weight": mat(e, e, 3, std=0.1),
         "a.conv1d.2.bias": mat(e, 1, std=0.02),
         "a.position_embd.weight": mat(_N_POS, e, std=0.05),
-        **norm("a.post_ln"),
+        **weights.norm("a.post_ln", e),
         "mm.a.norm_pre.weight": 1.0 + mat(e * STACK_FACTOR, std=0.02),
         "mm.a.mlp.1.weight": mat(2 * _N_HIDDEN, e * STACK_FACTOR, std=0.05),
         "mm.a.norm_mid.weight": 1.0 + mat(_N_HIDDEN, std=0.02),
         "mm.a.mlp.2.weight": mat(text_n_embd, _N_HIDDEN),
+        **weights.encoder_blocks("a", _N_LAYER, e, _N_FF, key_bias=False),
     }
-    for i in range(_N_LAYER):
-        block = f"a.blk.{i}"
-        tensors.update(norm(f"{block}.ln1"))
-        tensors.update(norm(f"{block}.ln2"))
-        for part in ("attn_q", "attn_k", "attn_v", "attn_out"):
-            tensors[f"{block}.{part}.weight"] = mat(e, e)
-            if part != "attn_k":  # Whisper's key projection has no bias
-                tensors[f"{block}.{part}.bias"] = mat(e, std=0.02)
-        tensors[f"{block}.ffn_up.weight"] = mat(_N_FF, e)
-        tensors[f"{block}.ffn_up.bias"] = mat(_N_FF, std=0.02)
-        tensors[f"{block}.ffn_down.weight"] = mat(e, _N_FF)
-        tensors[f"{block}.ffn_down.bias"] = mat(e, std=0.02)
     for name, array in tensors.items():
         w.add_tensor(name, array)
     return write_gguf_atomically(w, path)

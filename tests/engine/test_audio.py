@@ -10,8 +10,6 @@ refused with one line while the model keeps working.
 from __future__ import annotations
 
 import base64
-import importlib.util
-import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ import embed_nb
 from embed_nb import InputTooLongError, InvalidInputError
 from embed_nb.engine import LocalModel
 from embed_nb.media import Audio, Image, decode_media
+from tests.remote import llama_servers as servers
 from tests.tiny_audio import TOKENS_PER_WINDOW, write_tiny_audio_mmproj
 from tests.tiny_models import write_tiny_llama
 from tests.tiny_vision import write_tiny_mmproj
@@ -176,19 +175,8 @@ def test_clips_that_would_abort_llama_cpp_are_refused(model: LocalModel) -> None
 # --- a real llama-server --mmproj ---------------------------------------------------------
 
 
-def _llama_servers() -> Any:
-    here = Path(__file__).resolve().parents[1] / "remote" / "llama_servers.py"
-    spec = importlib.util.spec_from_file_location("embed_nb_test_llama_servers", here)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def audio_server(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    servers = _llama_servers()
     binary = servers.require_binary("llama-server")
     args = ["--embeddings", "--pooling", "mean", "-fa", "off", "-t", "2", "-tb", "2", *EXACT]
     args += ["--mmproj", str(files["audio"])]

@@ -96,6 +96,25 @@ def test_server_vectors_equal_the_kernels(
     local.close()
 
 
+def test_a_server_with_several_slots_gives_the_kernels_vectors(
+    server_factory: Any, tiny_files: dict[str, Path]
+) -> None:
+    """Images go one request at a time: with several in flight on a multi-slot server, its
+    batches mix slots and a caption can be split across two of them, and llama-server pools
+    only the last (seen: up to 1.6e-2 off)."""
+    slots = ("-c", "512", "-b", "128", "-ub", "128", "-ctk", "f32", "-ctv", "f32", "-np", "4")
+    extra = ("--mmproj", str(tiny_files["mmproj"]), *slots)
+    server = server_factory(tiny_files["mean"], pooling="mean", extra=extra)
+    images = [Image(_pixels(10 + i, 24, 24), text=" a caption of several words") for i in range(24)]
+    local = embed_nb.load_model(tiny_files["mean"], mmproj=tiny_files["mmproj"], pooling="mean")
+    with RemoteModel(server.url, concurrency=4) as remote:
+        got = remote.embed(images).vectors
+    want = local.embed(images).vectors
+    assert got is not None and want is not None
+    assert float(np.abs(got - want).max()) <= 1e-4
+    local.close()
+
+
 def test_a_raw_embedding_request_gives_the_same_vector(
     vision_server: Any, tiny_files: dict[str, Path]
 ) -> None:

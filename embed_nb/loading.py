@@ -131,7 +131,8 @@ def _check_options(options: dict[str, Any], *, remote: bool, source: str) -> Non
     if misplaced:
         where = "a local model file" if remote else "a server URL (http://...)"
         raise InvalidInputError(
-            f"{', '.join(misplaced)} only apply to {where}, not to {source!r}; "
+            f"{', '.join(misplaced)} only {'applies' if len(misplaced) == 1 else 'apply'} "
+            f"to {where}, not to {source!r}; "
             f"options here: {', '.join(sorted(user_options(remote=remote)))}"
         )
     shown = user_options(remote=remote)

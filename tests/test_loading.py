@@ -51,14 +51,14 @@ def test_a_typo_names_the_option_it_meant_and_lists_the_valid_ones(
 
 
 def test_a_server_option_with_a_file_is_refused(bert_mean_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="api_key only apply to a server URL") as caught:
+    with pytest.raises(InvalidInputError, match="api_key only applies to a server URL") as caught:
         embed_nb.load_model(bert_mean_path, api_key="secret")
     assert "secret" not in _one_line(caught)
 
 
 def test_a_local_option_with_a_url_is_refused_before_connecting() -> None:
     # Port 9 (discard) on loopback: nothing is contacted, the options are checked first.
-    with pytest.raises(InvalidInputError, match="n_ctx only apply to a local model") as caught:
+    with pytest.raises(InvalidInputError, match="n_ctx only applies to a local model") as caught:
         embed_nb.load_model("http://127.0.0.1:9", n_ctx=512)
     assert "timeout" in _one_line(caught)
 

@@ -60,7 +60,7 @@ def test_load_model_with_a_url_gives_a_remote_model(fake_server: MakeFake) -> No
 
 
 def test_remote_only_options_are_refused_for_a_local_source() -> None:
-    with pytest.raises(InvalidInputError, match="api_key only apply to a server URL"):
+    with pytest.raises(InvalidInputError, match="api_key only applies to a server URL"):
         embed_nb.load_model("all-minilm-l6-v2", api_key="x")
 
 

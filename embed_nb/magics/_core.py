@@ -319,6 +319,7 @@ class EmbedMagics(Magics, Configurable):
     embed_search = line_magic(_views.embed_search)
     embed_sim = line_magic(_views.embed_sim)
     embed_map = line_magic(_views.embed_map)
+    embed_compare = line_magic(_views.embed_compare)
     embed_parquet = line_magic(_parquet.embed_parquet)
     embed_model = line_magic(_models.embed_model)
     embed_cache = line_magic(_models.embed_cache)

@@ -106,6 +106,14 @@ _MAP.add_argument(
 )
 _cluster_option(_MAP)
 
+_COMPARE = _Parser("%embed_compare")
+_COMPARE.add_argument("a", help="a variable: the first Embeddings (or array)")
+_COMPARE.add_argument("b", help="a variable: the second, of the same items in the same order")
+_COMPARE.add_argument("-k", type=int, default=10, help="neighbours compared per point (10)")
+_COMPARE.add_argument("--names", help="the two sides' titles, comma-separated: A,B")
+_COMPARE.add_argument("--layout", default="pca", choices=["pca", "umap"])
+_COMPARE.add_argument("-o", "--out", help="store the CompareView in this variable")
+
 _PARQUET = _Parser("%embed_parquet")
 _PARQUET.add_argument("source", help="parquet to read: a file, a folder or a glob")
 _PARQUET.add_argument("dest", help="the folder to write, one part per input part")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ..settings import SETTINGS
-from ._parsers import _MAP, _SEARCH, _SIM
+from ._parsers import _COMPARE, _MAP, _SEARCH, _SIM
 from ._parsing import _friendly, _split
 
 if TYPE_CHECKING:
@@ -164,3 +164,23 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
         hover_name="label",
         title=f"{projection.method.upper()} map of {len(projection):,} texts",
     )
+
+
+@_friendly
+def embed_compare(self: EmbedMagics, line: str) -> Any:
+    """Two embeddings of the same items side by side, points linked (a CompareView).
+
+    Usage::
+
+        %embed_compare A B [-k K] [--names A,B] [--layout pca|umap] [-o NAME]
+
+    ``A`` and ``B`` name variables holding Embeddings (or arrays) of the same items in the
+    same order: two models, two poolings, before and after. Each point is coloured by how many
+    of its K nearest neighbours the two share; the mean is shown above.
+    """
+    args = _COMPARE.parse(_split(line, "%embed_compare"))
+    a, b = self._variable(args.a, "A"), self._variable(args.b, "B")
+    names = [part.strip() for part in args.names.split(",")] if args.names else None
+    widget = _widget(lambda w: w.CompareView(a, b, k=args.k, names=names, layout=args.layout))
+    self._store(args.out, widget)
+    return widget

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,16 @@ def test_hostile_texts_stay_texts() -> None:
     view = CompareView(_vectors(30), _vectors(30, seed=3), texts, k=3)
     reply, _ = view._on_texts({"ids": [0, 1, 2]})
     assert reply["texts"] == texts[:3]  # sent as data; the page puts them in textContent
+
+
+def test_the_magic_makes_the_same_view(shell: Any) -> None:
+    a, b = _vectors(60), _vectors(60, seed=4)
+    shell.user_ns.update(left=a, right=b)
+    try:
+        view = shell.run_line_magic("embed_compare", "left right -k 4 --names one,two -o cmp")
+        assert shell.user_ns["cmp"] is view
+        assert view.names == ["one", "two"] and view.k == 4
+        np.testing.assert_array_equal(view.overlap, CompareView(a, b, k=4).overlap)
+    finally:
+        for name in ("left", "right", "cmp"):
+            shell.user_ns.pop(name, None)

@@ -30,7 +30,8 @@ class RerankList(WidgetBase):
         live: rerank while typing (after a short pause), not only on Enter.
 
     In Python, :attr:`result` is the latest :class:`~embed_nb.RerankResult` (all documents,
-    best first) and :attr:`ranking` the document indices in that order.
+    best first), :attr:`ranking` the document indices in that order and :attr:`selected` the
+    index of the document chosen in the view (-1 for none; Escape clears it).
     """
 
     _bundle = "rerank.js"
@@ -44,6 +45,8 @@ class RerankList(WidgetBase):
     method = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    # The document chosen in the list (click, or Enter / Space on a row); -1 for none.
+    selected = traitlets.Int(-1).tag(sync=True)
 
     def __init__(
         self,
@@ -71,6 +74,20 @@ class RerankList(WidgetBase):
         self.query = query
         if not query:
             self._rerank(None)
+
+    def _offline_data(self) -> dict[str, Any]:  # what to_html's page answers (html_export)
+        from ._offline import rerank_offline
+
+        return rerank_offline(self)
+
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal: Any) -> int:
+        index = int(proposal["value"])
+        if not -1 <= index < self.n_documents:
+            raise InvalidInputError(
+                f"selected must be -1 or a document index below {self.n_documents}"
+            )
+        return index
 
     @property
     def documents(self) -> list[str]:

@@ -188,3 +188,62 @@ export function thumbImage(url, className = "enb-thumb") {
   img.draggable = false;
   return img;
 }
+
+/**
+ * Keyboard use of a ranked list (issue 15): ArrowDown/ArrowUp (and Home/End) move the focus
+ * between the items that match `selector`, Enter or Space activates the focused one, Escape
+ * clears. One item at a time is in the Tab order (a roving tabindex), so Tab leaves the list.
+ * Call `refresh()` after the items change. `onActivate(item)` / `onEscape()` do the work.
+ */
+export function rovingList(container, selector, { onActivate = null, onEscape = null } = {}) {
+  const items = () => [...container.querySelectorAll(selector)];
+  const focusAt = (k) => {
+    const all = items();
+    if (!all.length) return;
+    const target = all[Math.max(0, Math.min(all.length - 1, k))];
+    all.forEach((item) => (item.tabIndex = item === target ? 0 : -1));
+    target.focus();
+  };
+  container.addEventListener("keydown", (event) => {
+    const all = items();
+    const k = all.indexOf(document.activeElement);
+    if (k < 0) return;
+    const moves = { ArrowDown: k + 1, ArrowUp: k - 1, Home: 0, End: all.length - 1 };
+    if (event.key in moves) {
+      focusAt(moves[event.key]);
+    } else if ((event.key === "Enter" || event.key === " ") && onActivate) {
+      onActivate(all[k]);
+    } else if (event.key === "Escape" && onEscape) {
+      onEscape();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation(); // keep Lab's notebook shortcuts (arrows, Escape) out of it
+  });
+  container.addEventListener("focusin", (event) => {
+    const all = items();
+    if (all.includes(event.target)) all.forEach((item) => (item.tabIndex = item === event.target ? 0 : -1));
+  });
+  return {
+    focusAt,
+    refresh() {
+      items().forEach((item, k) => (item.tabIndex = k === 0 ? 0 : -1));
+    },
+  };
+}
+
+/** WCAG relative luminance of an sRGB colour given as 0-255 channels. */
+export function luminance(r, g, b) {
+  const lin = (c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/** Black or white text, whichever contrasts more with a background (always >= 4.58:1). */
+export function textColorOn(r, g, b) {
+  const l = luminance(r, g, b);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "#000" : "#fff";
+}

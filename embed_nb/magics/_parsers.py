@@ -91,6 +91,9 @@ _SIM.add_argument("b", nargs="?", help="another such variable (default: a agains
 _SIM.add_argument("-o", "--out", help="store the SimilarityMatrix in this variable")
 _SIM.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
 _SIM.add_argument("--static", action="store_true", help="an HTML table instead of the widget")
+_SIM.add_argument(
+    "--threshold", type=float, default=-1.0, help="grey out cells below this similarity (widget)"
+)
 
 _MAP = _Parser("%embed_map")
 _MAP.add_argument("embeddings", help="a variable: Embeddings, an array, or texts")

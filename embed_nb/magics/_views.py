@@ -87,9 +87,10 @@ def embed_sim(self: EmbedMagics, line: str) -> Any:
 
     Usage::
 
-        %embed_sim A [B] [-o NAME] [-m MODEL]
+        %embed_sim A [B] [-o NAME] [-m MODEL] [--static] [--threshold T]
 
     A and B are variables holding Embeddings, arrays of vectors, or texts (embedded).
+    ``--threshold T`` greys out the widget's cells below T (its slider changes it later).
     """
     from .. import api
 
@@ -99,7 +100,7 @@ def embed_sim(self: EmbedMagics, line: str) -> Any:
     model = self._model_for_inputs(args.model, a, b)
     if b is None and not args.static:
         vectors = self._vectors(a, model, "a similarity matrix")
-        widget = _widget(lambda w: w.SimilarityMatrix(vectors))
+        widget = _widget(lambda w: w.SimilarityMatrix(vectors, threshold=args.threshold))
         if widget is not None:
             self._store(args.out, widget)
             return widget

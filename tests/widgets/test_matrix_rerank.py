@@ -243,3 +243,12 @@ def test_cell_value_colours_meet_aa_on_every_cell_colour() -> None:
         r"const GREY = \[(\d+), (\d+), (\d+)\]", (ROOT / "js" / "src" / "similarity.js").read_text()
     )
     assert js_grey and tuple(int(g) for g in js_grey.groups()) == BELOW_THRESHOLD_RGB
+
+
+def test_the_sim_magic_passes_the_threshold(shell: Any) -> None:
+    shell.user_ns["vectors_for_sim"] = np.random.default_rng(0).normal(size=(5, 8))
+    try:
+        widget = shell.run_line_magic("embed_sim", "vectors_for_sim --threshold 0.5")
+        assert widget.threshold == 0.5
+    finally:
+        shell.user_ns.pop("vectors_for_sim", None)

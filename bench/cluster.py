@@ -58,9 +58,7 @@ def main() -> None:
         # The same parts in the kernel: a job with a cache runs in parts of JOB_PART texts.
         with tempfile.TemporaryDirectory() as folder:
             store = EmbeddingCache(Path(folder) / "cache.sqlite")
-            same_parts = np.asarray(
-                embed_nb.embed(texts, model=model, cache=store, progress=False)
-            )
+            same_parts = np.asarray(embed_nb.embed(texts, model=model, cache=store, progress=False))
             store.close()
         kernel = best_seconds(in_kernel, args.repeat)
         remote = best_seconds(on_cluster, args.repeat)

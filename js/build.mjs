@@ -6,7 +6,7 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = {
-  entryPoints: ["similarity", "projection", "rerank", "compare"].map((n) => path.join(here, "src", `${n}.js`))
+  entryPoints: ["similarity", "projection", "rerank", "compare", "standalone"].map((n) => path.join(here, "src", `${n}.js`))
     .concat([path.join(here, "src", "widgets.css")]),
   outdir: path.join(here, "..", "embed_nb", "static"),
   bundle: true,

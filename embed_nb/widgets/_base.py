@@ -29,6 +29,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MAX_TEXT_CHARS = 1200
 # The most texts one request may ask for.
 MAX_TEXTS_PER_REQUEST = 500
+# The longest text an exported page (to_html) keeps per point: what a tooltip shows.
+OFFLINE_TEXT_CHARS = 600
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,27 @@ class WidgetBase(anywidget.AnyWidget):
     def text_of(self, index: int) -> str:
         """The full text of point ``index``."""
         return self._texts[index]
+
+    # --- offline export (embed_nb.widgets.html_export) -----------------------------------
+
+    def to_html(self, path: str | Path, title: str | None = None) -> Path:
+        """Write this view as one self-contained HTML file that works offline, with no kernel.
+
+        The page holds the widget's bundle and state, and its hover texts; hover, lasso and
+        selection work in the page, and whatever needs the model says so. Returns the path.
+        An unwritable path raises a one-line :class:`~embed_nb.errors.FileAccessError`.
+        """
+        from .html_export import write_html
+
+        return write_html(self, path, title)
+
+    def _offline_data(self) -> dict[str, Any]:
+        """What the exported page answers requests from: every text (clipped), by default.
+
+        Subclasses add ``tables`` (name -> ndarray), ``requests`` (request kind -> recipe)
+        and ``reactions`` (trait -> recipe); see ``js/src/standalone.js``.
+        """
+        return {"texts": [clip_text(text, OFFLINE_TEXT_CHARS) for text in self._texts]}
 
 
 def clip_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:

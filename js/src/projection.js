@@ -19,6 +19,10 @@ import {
   thumbImage,
   typed,
 } from "./common.js";
+import { colorBar, numericColors } from "./colormap.js";
+import { drawContours } from "./contours.js";
+import { labelLayer } from "./labels.js";
+import { mountSelectionTable } from "./table.js";
 
 const FOCUS_COLOR = "#d62728";
 const NEIGHBOR_COLOR = "#ff7f0e";
@@ -38,6 +42,25 @@ function pointSizeFor(n) {
   return 1.5;
 }
 
+// Points that do not match the filter box are drawn in their colour faded this far to white.
+const DIM_TO_WHITE = 0.85;
+
+function dimmed(hex) {
+  const v = parseInt(hex.slice(1, 7), 16);
+  const mix = (c) => Math.round(c + (255 - c) * DIM_TO_WHITE);
+  const rgb = [(v >> 16) & 255, (v >> 8) & 255, v & 255].map(mix);
+  return `#${rgb.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function checkbox(className, text, title) {
+  const label = el("label", `enb-toggle ${className}`);
+  const box = el("input");
+  box.type = "checkbox";
+  box.title = title;
+  label.append(box, document.createTextNode(` ${text}`));
+  return [label, box];
+}
+
 function render({ model, el: host }) {
   const request = requester(model);
   const texts = textCache(request);
@@ -51,6 +74,16 @@ function render({ model, el: host }) {
   const search = queryInput(model, "Search: text is embedded in the kernel (Enter)");
   const colorSelect = el("select", "enb-color-by");
   colorSelect.title = "colour by";
+  const sizeSelect = el("select", "enb-size-by");
+  sizeSelect.title = "size by";
+  const filterBox = el("input", "enb-filter");
+  filterBox.type = "search";
+  filterBox.placeholder = "Filter: text, or column=value";
+  filterBox.title = "dim the points that do not match (text contained in the point, or column=value); Escape clears";
+  filterBox.value = model.get("filter");
+  const filterInfo = el("span", "enb-note enb-filter-info");
+  const [labelToggle, labelBox] = checkbox("enb-label-toggle", "labels", "cluster labels on the map");
+  const [contourToggle, contourBox] = checkbox("enb-contour-toggle", "contours", "density contours");
   const clear = el("button", "enb-clear", "Clear selection");
   const status = el("span", "enb-note enb-status");
   const thumbToggle = el("label", "enb-thumb-toggle");
@@ -61,7 +94,7 @@ function render({ model, el: host }) {
   const progress = el("div", "enb-progress");
   const progressFill = el("div");
   progress.append(progressFill);
-  bar.append(search, colorSelect, thumbToggle, clear, progress, status);
+  bar.append(search, filterBox, filterInfo, colorSelect, sizeSelect, labelToggle, contourToggle, thumbToggle, clear, progress, status);
   const legend = el("div", "enb-legend-row");
   const body = el("div", "enb-proj-body");
   const stage = el("div", "enb-proj-stage");
@@ -69,7 +102,11 @@ function render({ model, el: host }) {
   const marks = el("canvas", "enb-proj-marks");
   const tip = el("div", "enb-tip");
   tip.hidden = true;
-  stage.append(canvas, marks, tip);
+  stage.append(canvas, marks);
+  // Map labels sit over the points and the marks, under the tooltip.
+  const labels = labelLayer(stage, (lx, ly) => pixelAt(lx, ly));
+  stage.append(tip);
+  stage.tabIndex = 0; // focusable, so that Escape reaches the view after a click on the map
   const side = el("div", "enb-proj-side");
   const selectionInfo = el("div", "enb-selection");
   const neighborsBox = el("div", "enb-neighbors");
@@ -78,6 +115,8 @@ function render({ model, el: host }) {
   body.append(stage, side);
   root.append(bar, legend, body);
   host.append(root);
+  // The selection as a table under the map (table.js).
+  const table = mountSelectionTable(root, { model, request, texts, zoomTo: (ids) => scatterplot.zoomToPoints(ids, { transition: true, padding: 2 }) });
 
   // --- scatterplot -----------------------------------------------------------------------
   const n = model.get("n_points");
@@ -110,6 +149,7 @@ function render({ model, el: host }) {
     marks.width = Math.floor(width * devicePixelRatio);
     marks.height = Math.floor(height * devicePixelRatio);
     drawMarks();
+    labels.place();
   };
   const observer = new ResizeObserver(resize);
   observer.observe(stage);
@@ -121,21 +161,48 @@ function render({ model, el: host }) {
     y = xy.subarray(count, 2 * count);
   }
 
+  // The colour table: the categories' colours or the numeric LUT, then (with a filter) the
+  // same colours faded, for the points that do not match: valueA = code + (match ? 0 : K).
+  function colorTable() {
+    if (model.get("color_scale")) return numericColors();
+    const colors = model.get("category_colors");
+    return colors.length ? colors : ["#4e79a7"];
+  }
+
   async function draw({ transition = false } = {}) {
     readPositions();
     const categories = typed(model.get("categories"), Uint8Array);
-    const colors = model.get("category_colors");
-    scatterplot.set({ pointColor: colors.length ? colors : ["#4e79a7"], colorBy: "valueA" });
-    const points = { x, y, valueA: categories.length === x.length ? categories : new Uint8Array(x.length) };
+    const colors = colorTable();
+    const filter = typed(model.get("filter_mask"), Uint8Array);
+    const filtering = filter.length === x.length && x.length > 0;
+    const valueA = new Float32Array(x.length);
+    if (categories.length === x.length) valueA.set(categories);
+    if (filtering) for (let i = 0; i < x.length; i++) if (!filter[i]) valueA[i] += colors.length;
+    const sizes = typed(model.get("sizes"), Uint8Array);
+    const sizing = sizes.length === x.length && x.length > 0;
+    const base = pointSizeFor(n);
+    const options = {
+      pointColor: filtering ? [...colors, ...colors.map(dimmed)] : colors,
+      colorBy: "valueA",
+      sizeBy: sizing ? "valueB" : null,
+      // 64 sizes from half to three times the usual one; valueB in [0, 1] picks among them.
+      pointSize: sizing ? Array.from({ length: 64 }, (_, k) => base * (0.5 + (2.5 * k) / 63)) : base,
+    };
+    scatterplot.set(options);
+    const points = { x, y, valueA };
+    if (sizing) points.valueB = Float32Array.from(sizes, (s) => s / 255);
     await scatterplot.draw(points, {
       transition: transition && drawn,
       transitionDuration: 700,
       zDataType: "categorical",
+      wDataType: "continuous",
       preventFilterReset: true,
     });
+    root.dataset.filtered = filtering ? String(filter.reduce((a, b) => a + b, 0)) : "";
     drawn = true;
     applySelection();
     drawMarks();
+    labels.place();
     root.dataset.drawn = String(model.get("projection"));
   }
 
@@ -182,11 +249,7 @@ function render({ model, el: host }) {
     model.set("focused", -1);
     setSelected([]);
   });
-  clear.addEventListener("click", () => {
-    model.set("focused", -1);
-    scatterplot.deselect({ preventEvent: true });
-    setSelected([]);
-  });
+  clear.addEventListener("click", () => clearSelection());
 
   function showSelection() {
     const count = typed(model.get("selected"), Uint32Array).length;
@@ -237,17 +300,21 @@ function render({ model, el: host }) {
   });
 
   // --- marks: focused point, its neighbours, query hits -----------------------------------
-  scatterplot.subscribe("view", () => drawMarks());
+  scatterplot.subscribe("view", () => {
+    drawMarks();
+    labels.place();
+  });
 
   // Where point i is drawn, in CSS pixels inside the stage: the camera's view matrix, then
   // regl-scatterplot's projection (x divided by the aspect ratio).
-  function pixel(i) {
+  function pixelAt(px, py) {
     const v = scatterplot.get("cameraView");
     const { width, height } = canvas.getBoundingClientRect();
-    const clipX = (v[0] * x[i] + v[4] * y[i] + v[12]) / (width / height);
-    const clipY = v[1] * x[i] + v[5] * y[i] + v[13];
+    const clipX = (v[0] * px + v[4] * py + v[12]) / (width / height);
+    const clipY = v[1] * px + v[5] * py + v[13];
     return [((clipX + 1) / 2) * width, ((1 - clipY) / 2) * height];
   }
+  const pixel = (i) => pixelAt(x[i], y[i]);
 
   function ring(ctx, i, color, radius, width) {
     if (i >= x.length) return;
@@ -348,6 +415,12 @@ function render({ model, el: host }) {
     const ctx = marks.getContext("2d");
     ctx.clearRect(0, 0, marks.width, marks.height);
     if (!x.length) return;
+    if (model.get("contours")) {
+      const lines = typed(model.get("contour_lines"), Float32Array);
+      root.dataset.contours = String(drawContours(ctx, lines, pixelAt, devicePixelRatio));
+    } else {
+      root.dataset.contours = "0";
+    }
     drawThumbs(ctx);
     for (const i of typed(model.get("query_hits"), Uint32Array)) ring(ctx, i, QUERY_COLOR, 7, 2.5);
     for (const i of typed(model.get("neighbors"), Uint32Array)) ring(ctx, i, NEIGHBOR_COLOR, 6, 2);
@@ -427,10 +500,10 @@ function render({ model, el: host }) {
 
   // --- colour, legend, status -------------------------------------------------------------
   function showColorChoices() {
-    const labels = { label: "colour: label", kmeans: "colour: KMeans clusters", hdbscan: "colour: HDBSCAN clusters", none: "colour: none" };
+    const names = { label: "colour: label", kmeans: "colour: KMeans clusters", hdbscan: "colour: HDBSCAN clusters", none: "colour: none" };
     colorSelect.replaceChildren(
       ...model.get("color_choices").map((choice) => {
-        const option = el("option", "", labels[choice] ?? choice);
+        const option = el("option", "", names[choice] ?? `colour: ${choice}`);
         option.value = choice;
         return option;
       }),
@@ -445,8 +518,84 @@ function render({ model, el: host }) {
   function showLegend() {
     const names = model.get("category_names");
     legend.replaceChildren();
-    if (names.length > 1) legend.append(categoryLegend(names, model.get("category_colors")));
+    if (model.get("color_scale")) {
+      const [low, high] = model.get("color_range");
+      const title = el("span", "enb-legend-title", model.get("color_by"));
+      legend.append(title, colorBar(el, low, high, model.get("color_missing"), (v) => fmt(v, Math.abs(high - low) >= 100 ? 0 : 3)));
+    } else if (names.length > 1) legend.append(categoryLegend(names, model.get("category_colors")));
   }
+
+  function showSizeChoices() {
+    const choices = model.get("size_choices");
+    sizeSelect.hidden = choices.length < 2;
+    sizeSelect.replaceChildren(
+      ...choices.map((choice) => {
+        const option = el("option", "", choice === "none" ? "size: same" : `size: ${choice}`);
+        option.value = choice;
+        return option;
+      }),
+    );
+    sizeSelect.value = model.get("size_by") || "none";
+  }
+  sizeSelect.addEventListener("change", () => {
+    model.set("size_by", sizeSelect.value === "none" ? "" : sizeSelect.value);
+    model.save_changes();
+  });
+
+  function showToggles() {
+    labelBox.checked = model.get("show_labels");
+    labels.show(model.get("show_labels"));
+    contourBox.checked = model.get("contours");
+  }
+  labelBox.addEventListener("change", () => {
+    model.set("show_labels", labelBox.checked);
+    model.save_changes();
+    showToggles();
+  });
+  contourBox.addEventListener("change", () => {
+    model.set("contours", contourBox.checked);
+    model.save_changes();
+  });
+
+  // --- filter box ---------------------------------------------------------------------------
+  let filterTimer = null;
+  const sendFilter = () => {
+    clearTimeout(filterTimer);
+    if (model.get("filter") === filterBox.value) return;
+    model.set("filter", filterBox.value);
+    model.save_changes();
+  };
+  filterBox.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") sendFilter();
+  });
+  filterBox.addEventListener("input", () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(sendFilter, 300);
+  });
+  function showFilter() {
+    const count = model.get("filter_count");
+    if (filterBox.value !== model.get("filter") && document.activeElement !== filterBox) filterBox.value = model.get("filter");
+    filterInfo.textContent = count >= 0 ? `${count.toLocaleString()} match` : "";
+  }
+
+  // --- keyboard: Escape clears the selection (and, from the filter box, the filter) --------
+  function clearSelection() {
+    model.set("focused", -1);
+    scatterplot.deselect({ preventEvent: true });
+    setSelected([]);
+  }
+  root.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    // Keep JupyterLab from taking Escape (it would leave the cell for command mode).
+    event.stopPropagation();
+    event.preventDefault();
+    if (event.target === filterBox && filterBox.value) {
+      filterBox.value = "";
+      sendFilter();
+      return;
+    }
+    clearSelection();
+  });
 
   function showThumbToggle() {
     thumbToggle.hidden = !mask.some((m) => m === 1);
@@ -476,6 +625,23 @@ function render({ model, el: host }) {
     redraw();
   });
   model.on("change:category_names", showLegend);
+  for (const name of ["color_scale", "color_range", "color_missing"]) model.on(`change:${name}`, showLegend);
+  model.on("change:color_scale", () => redraw());
+  model.on("change:sizes", () => redraw());
+  model.on("change:filter_mask", () => redraw());
+  model.on("change:filter_count", showFilter);
+  model.on("change:filter", showFilter);
+  model.on("change:size_choices", showSizeChoices);
+  model.on("change:size_by", () => {
+    sizeSelect.value = model.get("size_by") || "none";
+  });
+  model.on("change:map_labels", () => labels.set(model.get("map_labels")));
+  model.on("change:show_labels", showToggles);
+  model.on("change:contours", () => {
+    showToggles();
+    drawMarks();
+  });
+  model.on("change:contour_lines", drawMarks);
   model.on("change:selected", applySelection);
   model.on("change:neighbors", showNeighbors);
   model.on("change:focused", drawMarks);
@@ -500,12 +666,17 @@ function render({ model, el: host }) {
   // stage) and what the scatterplot has selected.
   root.enb = {
     pixel,
+    pixelAt,
+    labelCount: () => labels.count(),
     selectedPoints: () => Array.from(scatterplot.get("selectedPoints")),
     scatterplot,
     thumbLayout,
   };
 
   showColorChoices();
+  showSizeChoices();
+  showToggles();
+  showFilter();
   showThumbToggle();
   showLegend();
   showStatus();
@@ -514,12 +685,14 @@ function render({ model, el: host }) {
   showQuery();
   requestAnimationFrame(() => {
     resize();
+    labels.set(model.get("map_labels"));
     draw();
   });
 
   return () => {
     observer.disconnect();
     request.dispose();
+    table.dispose();
     thumbs.dispose();
     scatterplot.destroy();
   };

@@ -410,3 +410,44 @@ def lasso(page: Any, corners: list[tuple[float, float]]) -> None:
             page.wait_for_timeout(25)
     page.mouse.up()
     page.keyboard.up("Shift")
+
+
+def stage_point(page: Any, index: int) -> tuple[float, float]:
+    """Page coordinates of a ProjectionView point, from the view's own scales."""
+    stage = page.locator(".enb-proj-stage").bounding_box()
+    px, py = page.evaluate("(i) => document.querySelector('.enb-proj').enb.pixel(i)", index)
+    return stage["x"] + px, stage["y"] + py
+
+
+def loneliest_point(page: Any, n: int) -> int:
+    """The ProjectionView point drawn farthest from every other one: where two points share a
+    pixel the pointer may pick either, but it can only pick this one."""
+    return int(
+        page.evaluate(
+            """(n) => {
+                const enb = document.querySelector('.enb-proj').enb;
+                const at = Array.from({length: n}, (_, i) => enb.pixel(i));
+                let lone = 0, widest = -1;
+                at.forEach(([px, py], i) => {
+                    let nearest = Infinity;
+                    at.forEach(([qx, qy], j) => {
+                        if (j !== i) nearest = Math.min(nearest, Math.hypot(qx - px, qy - py));
+                    });
+                    if (nearest > widest) { widest = nearest; lone = i; }
+                });
+                return lone;
+            }""",
+            n,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A Notebook 7 server (the ``notebook`` package), for the views that must work there too."""
+    notebook = pytest.importorskip("notebook", reason="Notebook 7 (pip install notebook)")
+    if int(notebook.__version__.split(".")[0]) < 7:
+        pytest.skip(f"notebook {notebook.__version__} is not Notebook 7")
+    options = ["--JupyterNotebookApp.expose_app_in_browser=True"]
+    with jupyter_server(tmp_path_factory, "notebook", options) as server:
+        yield server

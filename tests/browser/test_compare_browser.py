@@ -3,11 +3,9 @@ linked hover and a lasso on one side that selects the same points on both and in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from conftest import Lab, jupyter_server, lasso, nonblank_pixels, notebook_opener
+from conftest import Lab, lasso, nonblank_pixels, notebook_opener
 
 CELLS = [
     "import embed_nb\n"
@@ -82,16 +80,6 @@ def _check_linked(nb: Any, shot_name: str) -> None:
 def test_compare_view_in_jupyterlab(notebook: Any) -> None:
     nb = notebook("compare.ipynb", CELLS)
     _check_linked(nb, "compare-lab.png")
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    notebook = pytest.importorskip("notebook", reason="Notebook 7 (pip install notebook)")
-    if int(notebook.__version__.split(".")[0]) < 7:
-        pytest.skip(f"notebook {notebook.__version__} is not Notebook 7")
-    options = ["--JupyterNotebookApp.expose_app_in_browser=True"]
-    with jupyter_server(tmp_path_factory, "notebook", options) as server:
-        yield server
 
 
 def test_compare_view_in_notebook7(notebook7: Lab, browser: Any) -> None:

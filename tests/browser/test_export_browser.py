@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import SCREENSHOTS, lasso, nonblank_pixels
+from conftest import SCREENSHOTS, lasso, loneliest_point, nonblank_pixels
 
 from embed_nb.datasets import short_texts
 from embed_nb.widgets import ProjectionView, RerankList, SimilarityMatrix
@@ -78,21 +78,7 @@ def test_exported_projection_hover_lasso_offline(
     assert "<b>evil</b></script>" in page.locator(".enb-legend-row").inner_text()
 
     # Hover with the mouse over the loneliest point: its text shows, from the page alone.
-    lone = page.evaluate(
-        """() => {
-            const enb = document.querySelector('.enb-proj').enb;
-            const at = Array.from({length: 2000}, (_, i) => enb.pixel(i));
-            let lone = 0, widest = -1;
-            at.forEach(([px, py], i) => {
-                let nearest = Infinity;
-                at.forEach(([qx, qy], j) => {
-                    if (j !== i) nearest = Math.min(nearest, Math.hypot(qx - px, qy - py));
-                });
-                if (nearest > widest) { widest = nearest; lone = i; }
-            });
-            return lone;
-        }"""
-    )
+    lone = loneliest_point(page, 2000)
     stage = page.locator(".enb-proj-stage").bounding_box()
     px, py = page.evaluate("(i) => document.querySelector('.enb-proj').enb.pixel(i)", lone)
     for dx in (0, 1, -1, 2):  # regl-scatterplot picks on mouse moves

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SCREENSHOTS, lasso, nonblank_pixels
+from conftest import SCREENSHOTS, lasso, loneliest_point, nonblank_pixels, stage_point
 
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
 
@@ -21,35 +21,6 @@ REAL_CELLS = [
     "w = ProjectionView(model.embed(texts), labels=labels, model=model, color_by='kmeans')\n"
     "w",
 ]
-
-
-def _stage_point(page: Any, index: int) -> tuple[float, float]:
-    """Page coordinates of a point, from the view's own scales."""
-    stage = page.locator(".enb-proj-stage").bounding_box()
-    px, py = page.evaluate("(i) => document.querySelector('.enb-proj').enb.pixel(i)", index)
-    return stage["x"] + px, stage["y"] + py
-
-
-def _loneliest_point(page: Any, n: int) -> int:
-    """The point drawn farthest from every other one: the pointer can only pick that one."""
-    return int(
-        page.evaluate(
-            """(n) => {
-                const enb = document.querySelector('.enb-proj').enb;
-                const at = Array.from({length: n}, (_, i) => enb.pixel(i));
-                let lone = 0, widest = -1;
-                at.forEach(([px, py], i) => {
-                    let nearest = Infinity;
-                    at.forEach(([qx, qy], j) => {
-                        if (j !== i) nearest = Math.min(nearest, Math.hypot(qx - px, qy - py));
-                    });
-                    if (nearest > widest) { widest = nearest; lone = i; }
-                });
-                return lone;
-            }""",
-            n,
-        )
-    )
 
 
 def test_projection_view_end_to_end(notebook: Any) -> None:
@@ -70,11 +41,11 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     # Hover with the mouse: the text is fetched from the kernel and shown. The point is the
     # loneliest one, because where two points share a pixel the pointer may pick either.
     n = nb.eval("w.n_points")
-    lone = _loneliest_point(page, n)
+    lone = loneliest_point(page, n)
     lone_text = nb.eval(f"w.texts[{lone}][:20]")
     tip = page.locator(".enb-proj .enb-tip")
     for attempt in range(3):  # approach the point as a mouse does, a few steps at a time
-        x, y = _stage_point(page, lone)
+        x, y = stage_point(page, lone)
         page.mouse.move(x - 25, y - 25)
         page.mouse.move(x, y, steps=6)
         try:
@@ -100,7 +71,7 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     # Under load a click now and then lands while the view is still settling; click again
     # then, as a user would (the kernel side is checked below, every time).
     for _ in range(3):
-        x, y = _stage_point(page, 0)
+        x, y = stage_point(page, 0)
         page.mouse.move(x - 25, y - 25)
         page.mouse.move(x, y, steps=6)
         page.mouse.click(x, y)
@@ -112,8 +83,8 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     # (Another point may sit on the same pixel: whichever the view picked, it must be there.)
     nb.wait_for_kernel("w.focused >= 0")
     focused = nb.eval("w.focused")
-    fx, fy = _stage_point(page, focused)
-    cx, cy = _stage_point(page, 0)
+    fx, fy = stage_point(page, focused)
+    cx, cy = stage_point(page, 0)
     assert abs(fx - cx) < 8 and abs(fy - cy) < 8
     expected = nb.eval(f"w.nearest({focused})[0].tolist()")
     assert nb.eval("w.neighbors.tolist()") == expected
@@ -187,7 +158,7 @@ def test_projection_view_a_million_points(notebook: Any) -> None:
     assert nb.eval("w.n_points") == n
 
     # Still usable: hover fetches one text from the kernel, a lasso selects in Python.
-    x, y = _stage_point(page, 123_456)
+    x, y = stage_point(page, 123_456)
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y, steps=6)
     page.locator(".enb-proj .enb-tip").get_by_text("point ", exact=False).wait_for(timeout=20_000)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SCREENSHOTS, nonblank_pixels
+from conftest import SCREENSHOTS, loneliest_point, nonblank_pixels, stage_point
 
 DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "widgets-thumbnails.png"
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
@@ -32,33 +32,6 @@ CELLS = [
 ]
 
 PROJ = "document.querySelector('.enb-proj')"
-
-
-def _stage_point(page: Any, index: int) -> tuple[float, float]:
-    stage = page.locator(".enb-proj-stage").bounding_box()
-    px, py = page.evaluate(f"(i) => {PROJ}.enb.pixel(i)", index)
-    return stage["x"] + px, stage["y"] + py
-
-
-def _loneliest_point(page: Any, n: int) -> int:
-    return int(
-        page.evaluate(
-            f"""(n) => {{
-                const enb = {PROJ}.enb;
-                const at = Array.from({{length: n}}, (_, i) => enb.pixel(i));
-                let lone = 0, widest = -1;
-                at.forEach(([px, py], i) => {{
-                    let nearest = Infinity;
-                    at.forEach(([qx, qy], j) => {{
-                        if (j !== i) nearest = Math.min(nearest, Math.hypot(qx - px, qy - py));
-                    }});
-                    if (nearest > widest) {{ widest = nearest; lone = i; }}
-                }});
-                return lone;
-            }}""",
-            n,
-        )
-    )
 
 
 def _shown_bytes(page: Any, selector: str) -> tuple[str, str]:
@@ -92,10 +65,10 @@ def test_projection_view_thumbnails(notebook: Any) -> None:
 
     # Hover an image point: the tooltip shows its thumbnail above the caption, and the bytes
     # behind the <img> are exactly those the kernel made for that point.
-    lone = _loneliest_point(page, n - 1)  # not the hostile caption: it has its own check
+    lone = loneliest_point(page, n - 1)  # not the hostile caption: it has its own check
     tip = page.locator(".enb-proj .enb-tip")
     for attempt in range(3):
-        x, y = _stage_point(page, lone)
+        x, y = stage_point(page, lone)
         page.mouse.move(x - 25, y - 25)
         page.mouse.move(x, y, steps=6)
         try:
@@ -159,7 +132,7 @@ def test_projection_view_thumbnails(notebook: Any) -> None:
     # As a user would: drag the green cluster to the middle, then zoom with the mouse wheel.
     stage = page.locator(".enb-proj-stage").bounding_box()
     middle = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
-    points = [_stage_point(page, i) for i in cluster]
+    points = [stage_point(page, i) for i in cluster]
     centre = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
     page.mouse.move(centre[0] + 12, centre[1] + 12)  # beside the dots: a drag, not a lasso
     page.mouse.down()

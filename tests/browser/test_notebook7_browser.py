@@ -28,6 +28,8 @@ def test_widgets_render_and_sync_in_notebook7(notebook7: Lab, browser: Any) -> N
         assert "/notebooks/" in page.url and page.locator(".jp-LabShell").count() == 0
         sim = page.locator(".enb-sim")
         sim.wait_for(state="visible", timeout=30_000)
+        # The new parts draw here too: the matrix's row labels, the map's labels and table.
+        assert sim.locator(".enb-sim-rowlabel").count() == nb.eval("len(labels)")
         shot = nb.screenshot(sim, "notebook7-similarity.png")
         assert nonblank_pixels(page, shot.read_bytes()) > 10_000
 
@@ -46,3 +48,8 @@ def test_widgets_render_and_sync_in_notebook7(notebook7: Lab, browser: Any) -> N
         lasso(page, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
         count = nb.wait_for_kernel("len(w.selected)", timeout_s=30)
         assert count == nb.eval("w.n_points")
+        assert root.locator(".enb-map-label").count() > 0
+        page.wait_for_function(
+            "() => document.querySelectorAll('.enb-table-body .enb-table-row').length > 0"
+        )
+        assert nb.eval("len(w.selection)") == count

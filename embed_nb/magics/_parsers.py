@@ -102,6 +102,13 @@ _MAP.add_argument("--method", default="pca", choices=["pca", "umap"])
 _MAP.add_argument("-o", "--out", help="store the Projection in this variable")
 _MAP.add_argument("-m", "--model", help="a loaded model's name (default: the current)")
 _MAP.add_argument("--static", action="store_true", help="a static figure instead of the widget")
+_MAP.add_argument("--frame", help="a variable: a DataFrame with one row per point (its columns)")
+_MAP.add_argument(
+    "--color-by",
+    help="a column of --frame, a variable (a Series or list), or label/kmeans/hdbscan/none",
+)
+_MAP.add_argument("--size-by", help="a numeric column of --frame, or a variable")
+_MAP.add_argument("--contours", action="store_true", help="draw density contours (the widget)")
 _MAP.add_argument(
     "--thumbnails",
     action="store_true",

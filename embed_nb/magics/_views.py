@@ -116,12 +116,16 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
     Usage::
 
         %embed_map E [--labels L] [--method pca|umap] [-o NAME] [-m MODEL] [--static]
-                   [--cluster [ADDRESS|VAR]] [--thumbnails]
+                   [--cluster [ADDRESS|VAR]] [--thumbnails] [--frame DF]
+                   [--color-by COLUMN|VAR|MODE] [--size-by COLUMN|VAR] [--contours]
 
     Shows the projection widget, or with ``--static`` a plotly figure when plotly is installed
     (else a static map). ``--cluster`` embeds texts on a Dask cluster, as ``%embed`` does.
     Image points show their thumbnails on hover; ``--thumbnails`` draws them in place of dots
-    once zoomed in far enough.
+    once zoomed in far enough. ``--frame DF`` gives the points' columns (the selection table
+    shows them; ``view.selection`` returns its rows); ``--color-by`` and ``--size-by`` take one
+    of its columns, or a variable holding one value per point; ``--contours`` adds density
+    contours.
     """
     from .. import api
 
@@ -135,9 +139,20 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
     if not args.static:
         vectors = self._vectors(data, model, "a map", cluster)
         # The view's query box embeds in the kernel: give it a model when one is at hand.
+        frame = self._variable(args.frame, "--frame") if args.frame else None
+        columns = {
+            "color_by": _column(self, args.color_by, frame),
+            "size_by": _column(self, args.size_by, frame),
+        }
         widget = _widget(
             lambda w: w.ProjectionView(
-                vectors, labels=labels, model=model, thumbnails=args.thumbnails
+                vectors,
+                labels=labels,
+                model=model,
+                thumbnails=args.thumbnails,
+                frame=frame,
+                contours=args.contours,
+                **columns,
             )
         )
         if widget is not None:
@@ -165,6 +180,15 @@ def embed_map(self: EmbedMagics, line: str) -> Any:
         hover_name="label",
         title=f"{projection.method.upper()} map of {len(projection):,} texts",
     )
+
+
+def _column(self: EmbedMagics, word: str | None, frame: Any) -> Any:
+    """``--color-by``/``--size-by``: a column of the frame by name, else a variable holding
+    the values, else the word itself (a colour mode such as ``kmeans``)."""
+    if word is None or (frame is not None and word in getattr(frame, "columns", ())):
+        return word
+    namespace = self.shell.user_ns if self.shell is not None else {}
+    return namespace.get(word, word)
 
 
 @_friendly

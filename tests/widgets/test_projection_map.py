@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -227,3 +229,24 @@ def test_a_million_points_cost_at_most_10_bytes_each() -> None:
         sent += to_json(value, w).nbytes
     assert binary("uint8")["to_json"](coding.codes, w).nbytes == n
     assert sent / n == 10.0
+
+
+def test_the_map_magic_takes_frame_columns(shell: Any) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"stars": rng.integers(0, 500, 60), "lang": ["py", "js", "go"] * 20})
+    shell.user_ns.update(map_vectors=rng.normal(size=(60, 8)), map_frame=frame)
+    try:
+        view = shell.run_line_magic(
+            "embed_map",
+            "map_vectors --frame map_frame --color-by stars --size-by stars --contours",
+        )
+        assert view.color_by == "stars" and view.contours is True
+        assert len(view.selection.columns) == 2  # the frame's rows come back
+        shell.user_ns["lang_values"] = list(frame["lang"])
+        by_variable = shell.run_line_magic("embed_map", "map_vectors --color-by lang_values")
+        assert {"go", "js", "py"} <= set(by_variable.category_names)
+    finally:
+        for name in ("map_vectors", "map_frame", "lang_values"):
+            shell.user_ns.pop(name, None)

@@ -1,7 +1,10 @@
-"""What the widgets cost: comm bytes per point at a million points, the 2,000 x 2,000 similarity
-payload, and (with --umap) UMAP speed and quality against umap-learn's defaults.
+"""What the widgets cost: comm bytes per point at a million points (plain, and with labels on
+the map and a numeric colour column), the 2,000 x 2,000 similarity payload, the size of an
+exported offline page (to_html) of 100,000 real docstrings, the time to first draw of such a
+page in headless chromium, and (with --umap) UMAP speed and quality against umap-learn's
+defaults.
 
-    python bench/widgets.py            # payloads (about a minute, 5 GB of memory at 1M points)
+    python bench/widgets.py            # payloads (about two minutes, 6 GB of memory at 1M points)
     python bench/widgets.py --umap     # also bench/umap.py's comparison on >= 8,000 real texts
 
 Payloads are measured as ipywidgets sends them: the binary buffers of ``get_state()``. The
@@ -59,6 +62,91 @@ def projection_payload(n: int, dim: int) -> None:
         print(f"  JavaScript bundle: {bundle.stat().st_size / 1024:.0f} KiB, once per session")
 
 
+def state_bytes(widget: object) -> tuple[int, int]:
+    """(binary buffer bytes, JSON bytes) of a widget's state as ipywidgets sends it, without
+    the bundle (``_esm``/``_css``, sent once per session)."""
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    state = {
+        k: v
+        for k, v in widget.get_state().items()  # type: ignore[attr-defined]
+        if k not in ("_esm", "_css")
+    }
+    json_state, _, buffers_ = _remove_buffers(state)
+    return sum(b.nbytes for b in buffers_), len(json.dumps(json_state))
+
+
+def map_payload(n: int, dim: int) -> None:
+    """The map as issue 15 left it: labels on the map from the categories, and a numeric
+    colour column (quantised to one byte in the kernel), against the 12 bytes/point budget."""
+    from embed_nb.widgets import ProjectionView
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(16, dim)).astype(np.float32)
+    labels = rng.integers(0, 16, n)
+    vectors = centres[labels] + 0.3 * rng.normal(size=(n, dim)).astype(np.float32)
+    score = rng.gamma(2.0, 10.0, n)  # a numeric column, e.g. a document's length
+    start = time.perf_counter()
+    topics = [f"topic {k}" for k in labels]
+    view = ProjectionView(vectors, labels=topics, color_by=score, umap=False)
+    built = time.perf_counter() - start
+    binary_, json_ = state_bytes(view)
+    print(f"ProjectionView, {n:,} points with labels on the map and a numeric color_by:")
+    print(
+        f"  built in {built:.2f} s; {binary_:,} B binary + {json_:,} B JSON = "
+        f"{(binary_ + json_) / n:.2f} bytes/point (limit 12)"
+    )
+
+
+def export_size(n: int) -> Path:
+    """The offline page (to_html) of ``n`` points of real docstrings with package labels."""
+    import tempfile
+
+    from embed_nb.datasets import stdlib_docs
+    from embed_nb.widgets import ProjectionView
+
+    docs = stdlib_docs()
+    texts = [docs[i % len(docs)].text for i in range(n)]
+    labels = [docs[i % len(docs)].package for i in range(n)]
+    vectors = np.random.default_rng(2).normal(size=(n, 32)).astype(np.float32)
+    view = ProjectionView(vectors, texts, labels=labels, umap=False)
+    path = Path(tempfile.mkdtemp(prefix="embed_nb-bench-")) / f"map-{n}.html"
+    start = time.perf_counter()
+    view.to_html(path)
+    size = path.stat().st_size
+    print(
+        f"to_html of {n:,} real docstrings: {size / 1e6:.2f} MB (limit 8 MB, "
+        f"{size / 8e6:.2f}x of it), written in {time.perf_counter() - start:.1f} s"
+    )
+    return path
+
+
+def first_draw(path: Path, runs: int = 3) -> None:
+    """Seconds from navigation to the first drawn frame of an exported page in headless
+    chromium (software WebGL, SwiftShader): an upper bound for a machine with a GPU."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("time to first draw: not run (pip install playwright; apt-get install chromium)")
+        return
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        for _ in range(runs):
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            start = time.perf_counter()
+            page.goto(path.as_uri())
+            page.wait_for_selector("[data-drawn]", timeout=120_000)
+            times.append(time.perf_counter() - start)
+            page.close()
+        browser.close()
+    print(
+        f"time to first draw of that page: at most {max(times):.2f} s "
+        f"(runs {', '.join(f'{t:.2f}' for t in times)}; software WebGL)"
+    )
+
+
 def similarity_payload() -> None:
     from embed_nb.widgets import SimilarityMatrix
 
@@ -99,10 +187,13 @@ def main() -> None:
     p.add_argument("--points", type=int, default=1_000_000)
     p.add_argument("--dim", type=int, default=384, help="embedding size of the synthetic points")
     p.add_argument("--umap", action="store_true", help="also run bench/umap.py")
+    p.add_argument("--export-points", type=int, default=100_000, help="points in to_html's page")
     args = p.parse_args()
     print(f"{len(os.sched_getaffinity(0))} cores")
     projection_payload(args.points, args.dim)
+    map_payload(args.points, args.dim)
     similarity_payload()
+    first_draw(export_size(args.export_points))
     if args.umap:
         here = Path(__file__).resolve().parent
         subprocess.run([sys.executable, str(here / "umap.py")], check=True)

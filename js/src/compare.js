@@ -5,23 +5,8 @@
 // colour-blind-safe sequential map. Hovering a point on one side marks it on the other; a lasso
 // on either side selects the same points on both, and `selected` carries it to the kernel.
 import createScatterplot from "regl-scatterplot";
+import { VIRIDIS } from "./colormap.js";
 import { el, placeTip, requester, textCache, typed } from "./common.js";
-
-// viridis at nine stops (matplotlib's, perceptually uniform and colour-blind safe).
-const VIRIDIS = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
-];
-
-/** The colour of t in [0, 1] on viridis, as "#rrggbb". */
-export function viridis(t) {
-  const at = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
-  const low = Math.floor(at);
-  const high = Math.min(low + 1, VIRIDIS.length - 1);
-  const f = at - low;
-  const rgb = VIRIDIS[low].map((c, i) => Math.round(c + (VIRIDIS[high][i] - c) * f));
-  return `#${rgb.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
-}
 
 function side(name) {
   const panel = el("div", "enb-cmp-side");
@@ -72,7 +57,7 @@ function render({ model, el: host }) {
   root.append(bar, body);
   host.append(root);
 
-  const colors = Array.from({ length: k + 1 }, (_, i) => viridis(i / k));
+  const colors = Array.from({ length: k + 1 }, (_, i) => VIRIDIS[Math.round((255 * i) / k)]);
   for (let i = 0; i <= k; i += Math.max(1, Math.ceil(k / 10))) {
     const swatch = el("span", "enb-cmp-swatch", String(i));
     swatch.style.background = colors[i];

@@ -368,28 +368,50 @@ def notebook(lab: Lab, browser: Any) -> Iterator[Any]:
         yield open_notebook
 
 
+# Decodes the base64 PNG ``b64`` into ``bitmap`` and ``ctx`` (the browser decodes it for us:
+# no imaging library needed).
+_DECODE_PNG = """
+    const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
+    const bitmap = await createImageBitmap(blob);
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+"""
+
+
 def nonblank_pixels(page: Any, png: bytes) -> int:
-    """How many pixels of a screenshot differ from its top-left pixel, counted by the browser
-    (which decodes the PNG for us: no imaging library needed)."""
+    """How many pixels of a screenshot differ from its top-left pixel."""
     import base64
 
     return int(
         page.evaluate(
-            """async (b64) => {
-                const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
-                const bitmap = await createImageBitmap(blob);
-                const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-                const ctx = canvas.getContext('2d');
-                ctx.drawImage(bitmap, 0, 0);
+            f"""async (b64) => {{
+                {_DECODE_PNG}
                 const px = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
                 let count = 0;
-                for (let k = 0; k < px.length; k += 4) {
+                for (let k = 0; k < px.length; k += 4) {{
                     if (Math.abs(px[k] - px[0]) + Math.abs(px[k + 1] - px[1])
                         + Math.abs(px[k + 2] - px[2]) > 24) count++;
-                }
+                }}
                 return count;
-            }""",
+            }}""",
             base64.b64encode(png).decode("ascii"),
+        )
+    )
+
+
+def pixel_rgb(page: Any, png: bytes, x: float, y: float) -> list[int]:
+    """The RGB of one pixel of a screenshot."""
+    import base64
+
+    return list(
+        page.evaluate(
+            f"""async ([b64, x, y]) => {{
+                {_DECODE_PNG}
+                const px = ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data;
+                return Array.from(px.slice(0, 3));
+            }}""",
+            [base64.b64encode(png).decode("ascii"), x, y],
         )
     )
 

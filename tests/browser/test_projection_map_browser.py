@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from conftest import SCREENSHOTS, nonblank_pixels
+from conftest import SCREENSHOTS, nonblank_pixels, pixel_rgb
 
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -42,25 +42,6 @@ CELLS = [
 
 def _labels(page: Any) -> int:
     return int(page.evaluate(f"{ROOT}.enb.labelCount()"))
-
-
-def _pixel_rgb(page: Any, shot: bytes, x: float, y: float) -> list[int]:
-    import base64
-
-    return list(
-        page.evaluate(
-            """async ([b64, x, y]) => {
-                const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
-                const bitmap = await createImageBitmap(blob);
-                const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-                const ctx = canvas.getContext('2d');
-                ctx.drawImage(bitmap, 0, 0);
-                const px = ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data;
-                return Array.from(px.slice(0, 3));
-            }""",
-            [base64.b64encode(shot).decode("ascii"), x, y],
-        )
-    )
 
 
 def test_projection_map_labels_colour_contours_filter(notebook: Any) -> None:
@@ -117,7 +98,7 @@ def test_projection_map_labels_colour_contours_filter(notebook: Any) -> None:
     px, py = page.evaluate(f"(i) => {ROOT}.enb.pixel(i)", lone)
     stage = page.locator(".enb-proj-stage")
     picture = stage.screenshot()
-    r, g, b = _pixel_rgb(page, picture, px, py)
+    r, g, b = pixel_rgb(page, picture, px, py)
     # viridis' end is #fde725, drawn at 85% opacity on white.
     expected = [round(c * 0.85 + 255 * 0.15) for c in (0xFD, 0xE7, 0x25)]
     assert max(abs(u - v) for u, v in zip((r, g, b), expected, strict=True)) < 30, (r, g, b)
@@ -142,7 +123,7 @@ def test_projection_map_labels_colour_contours_filter(notebook: Any) -> None:
     dim_x, dim_y = page.evaluate(
         f"(i) => {ROOT}.enb.pixel(i)", nb.eval("topics.index(sorted(set(topics))[-1])")
     )
-    dim = _pixel_rgb(page, stage.screenshot(), dim_x, dim_y)
+    dim = pixel_rgb(page, stage.screenshot(), dim_x, dim_y)
     assert min(dim) > 200, dim  # faded towards white
     box.press("Escape")  # clears the filter
     nb.wait_for_kernel("w.filter == '' and w.filter_mask is None")

@@ -16,6 +16,7 @@ __all__ = [
     "cosine_scores",
     "cosine_similarity",
     "cosine_top_k",
+    "nearest_rows",
     "pca",
     "top_k",
     "umap_layout",
@@ -105,6 +106,27 @@ def cosine_top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``matrix`` most cosine-similar to ``query``: ``(indices, scores)``."""
     return top_k(cosine_scores(matrix, query), k, exclude=exclude)
+
+
+def nearest_rows(unit: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of every row by cosine (itself excluded), best first.
+
+    Returns ``(ids, scores)``, both ``(n, k)``: uint32 and float32. Blocks of rows keep the
+    memory at ``block * n`` floats.
+    """
+    n = len(unit)
+    ids = np.zeros((n, k), np.uint32)
+    scores = np.zeros((n, k), np.float32)
+    for start in range(0, n, block):
+        sims = unit[start : start + block] @ unit.T
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = -np.inf  # not its own neighbour
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        ids[start : start + block] = np.take_along_axis(top, order, axis=1)
+        scores[start : start + block] = np.take_along_axis(best, order, axis=1)
+    return ids, scores
 
 
 def pca(matrix: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:

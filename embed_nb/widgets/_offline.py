@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..thumbnails import thumbnail_mime
+from ..vectors import nearest_rows
 from ._base import OFFLINE_TEXT_CHARS, clip_text
 
-__all__ = ["all_neighbors", "projection_offline", "rerank_offline", "similarity_offline"]
+__all__ = ["projection_offline", "rerank_offline", "similarity_offline"]
 
 # Neighbours are precomputed for every point up to this many points (n² dot products), and
 # this many per point; past it a click says that neighbours need the kernel.
@@ -27,6 +28,8 @@ OFFLINE_THUMB_BYTES = 4_000_000
 # Exact float32 matrix scores up to this many rows (4 bytes a cell); past it, the page turns
 # the uint8 colour codes back into scores (within 1/255 of the colour range).
 OFFLINE_EXACT_ROWS = 700
+# The selection table's frame cells kept in the page, at most (as text).
+OFFLINE_TABLE_CELLS = 200_000
 # Texts in all an exported page keeps (characters): past OFFLINE_TEXT_BUDGET / 600 points,
 # each text is cut shorter (down to OFFLINE_MIN_TEXT_CHARS), so that 100k points of real
 # docstrings stay under 8 MB (base64 of gzip costs about 1/3 of a byte per character).
@@ -55,27 +58,6 @@ def clipped_texts(texts: Any, keep: Any = None) -> list[str]:
     ]
 
 
-def all_neighbors(unit: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of every row by cosine (itself excluded), best first.
-
-    Returns ``(ids, scores)``, both ``(n, k)``: uint32 and float32. Blocks of rows keep the
-    memory at ``block * n`` floats.
-    """
-    n = len(unit)
-    ids = np.zeros((n, k), np.uint32)
-    scores = np.zeros((n, k), np.float32)
-    for start in range(0, n, block):
-        sims = unit[start : start + block] @ unit.T
-        rows = np.arange(len(sims))
-        sims[rows, start + rows] = -np.inf  # not its own neighbour
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        best = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-best, axis=1, kind="stable")
-        ids[start : start + block] = np.take_along_axis(top, order, axis=1)
-        scores[start : start + block] = np.take_along_axis(best, order, axis=1)
-    return ids, scores
-
-
 def projection_offline(view: Any) -> dict[str, Any]:
     """Hover texts, neighbours of every point (when cheap), thumbnails of image points."""
     n = int(view._n_points)
@@ -84,7 +66,7 @@ def projection_offline(view: Any) -> dict[str, Any]:
     requests: dict[str, Any] = {}
     k = min(int(view.k), OFFLINE_K, n - 1)
     if 2 <= n <= OFFLINE_NEIGHBOR_POINTS and k >= 1:
-        ids, scores = all_neighbors(np.asarray(view._unit, np.float32), k)
+        ids, scores = nearest_rows(np.asarray(view._unit, np.float32), k)
         tables["neighbor_ids"], tables["neighbor_scores"] = ids.reshape(-1), scores.reshape(-1)
         # Scores before ids: the view redraws its list when `neighbors` changes.
         reactions["focused"] = {
@@ -106,6 +88,7 @@ def projection_offline(view: Any) -> dict[str, Any]:
     # Recolouring and a new k are computed in the kernel: keep what was exported.
     for trait, what in (("k", "other neighbour counts"), ("color_by", "other colourings")):
         reactions[trait] = {"type": "revert", "set": {"status": needs_kernel(what)}}
+    requests["table_rows"] = _table_rows(view)
     thumbs = view._thumbs
     if thumbs.mask is not None:
         kept, chunks, types, total = [], [], [], 0
@@ -134,6 +117,24 @@ def projection_offline(view: Any) -> dict[str, Any]:
         "requests": requests,
         "reactions": reactions,
     }
+
+
+def _table_rows(view: Any) -> dict[str, Any]:
+    """The selection table's rows in the page: the points' labels (None: their positions) and,
+    for a frame of at most OFFLINE_TABLE_CELLS cells, its shown columns as text, so that the
+    table lists, sorts and pages a selection without the kernel (by index and text always)."""
+    import pandas as pd
+
+    from ._selection import cell_text
+
+    index = view._row_index()
+    labels = None if isinstance(index, pd.RangeIndex) else [cell_text(x) for x in index]
+    frame, keys = view._table_frame, view._table_keys
+    cells = None
+    if frame is not None and keys and len(frame) * len(keys) <= OFFLINE_TABLE_CELLS:
+        block = frame[keys].itertuples(index=False)
+        cells = [[cell_text(value) for value in row] for row in block]
+    return {"type": "table_rows", "labels": labels, "cells": cells}
 
 
 def similarity_offline(matrix: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import traitlets
 from ..errors import InvalidInputError
 from ._base import clip_text
 
-__all__ = ["SelectionTable", "checked_frame", "shown_columns"]
+__all__ = ["SelectionTable", "cell_text", "checked_frame", "shown_columns"]
 
 # Columns shown by default (the first scalar ones); users pick others with ``table_columns``.
 MAX_DEFAULT_COLUMNS = 6
@@ -89,7 +89,7 @@ def _is_numeric(column: Any) -> bool:
     return kind in "iufb" or pd.api.types.is_datetime64_any_dtype(column.dtype)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """One cell as the table shows it: numbers short, missing values empty, text clipped."""
     if value is None:
         return ""
@@ -306,11 +306,11 @@ class SelectionTable(traitlets.HasTraits):
         cells = []
         if frame is not None and self._table_keys:
             block = frame[self._table_keys].iloc[ids]
-            cells = [[_cell(v) for v in row] for row in block.itertuples(index=False)]
+            cells = [[cell_text(v) for v in row] for row in block.itertuples(index=False)]
         reply.update(
             offset=offset,
             ids=[int(i) for i in ids],
-            labels=[_cell(label) for label in labels],
+            labels=[cell_text(label) for label in labels],
             texts=[clip_text(texts[i], TEXT_CHARS) for i in ids],
             cells=cells,
         )

@@ -19,7 +19,7 @@ import numpy as np
 import traitlets
 
 from ..errors import InvalidInputError
-from ..vectors import pca, umap_layout, unit_rows
+from ..vectors import nearest_rows, pca, umap_layout, unit_rows
 from ._base import IndexArray, WidgetBase, binary
 from ._inputs import bounded_int, vectors_and_texts
 
@@ -33,17 +33,8 @@ _BLOCK = 2048
 
 
 def nearest_neighbours(unit: np.ndarray, k: int) -> np.ndarray:
-    """``(n, k)`` int32: each row's ``k`` most cosine-similar rows (itself left out), as a set
-    (in no particular order)."""
-    n = len(unit)
-    found = np.empty((n, k), dtype=np.int32)
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        scores = unit[start:stop] @ unit.T
-        rows = np.arange(stop - start)
-        scores[rows, rows + start] = -np.inf
-        found[start:stop] = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    return found
+    """``(n, k)``: each row's ``k`` most cosine-similar rows (itself left out), best first."""
+    return nearest_rows(unit, k, block=_BLOCK)[0]
 
 
 def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:

@@ -74,7 +74,42 @@ function offlineModel(state, offline, tables) {
     return values.vmin + (code / 255) * (values.vmax - values.vmin);
   };
 
+  // The selected points as plain numbers (the trait is a DataView or a typed array).
+  const selectedIds = () => {
+    const value = values.selected;
+    if (!value) return [];
+    if (value instanceof DataView) {
+      return Array.from({ length: value.byteLength / 4 }, (_, k) => value.getUint32(4 * k, true));
+    }
+    return Array.from(value);
+  };
+  // Missing values (empty cells) sort last either way, as in the kernel.
+  const compareCells = (a, b, numeric) => {
+    if (a === "" || b === "") return (a === "") - (b === "");
+    return numeric ? Number(a) - Number(b) : a.localeCompare(b, undefined, { sensitivity: "base" });
+  };
+
   const answers = {
+    table_rows(msg, recipe) {
+      const column = Number.isInteger(msg.sort) ? msg.sort : -2;
+      let order = selectedIds().sort((a, b) => a - b);
+      const key = (i) => (column === -1 ? texts[i] ?? "" : recipe.cells ? recipe.cells[i][column] ?? "" : "");
+      if (column !== -2 && (column === -1 || recipe.cells)) {
+        const numeric = column >= 0 && (values.table_numeric ?? [])[column];
+        order = order.map((i) => [i, key(i)]);
+        order.sort((a, b) => (msg.descending ? -1 : 1) * compareCells(a[1], b[1], numeric) || a[0] - b[0]);
+        order = order.map(([i]) => i);
+        if (msg.descending) order = [...order.filter((i) => key(i) !== ""), ...order.filter((i) => key(i) === "")];
+      } else if (msg.descending) order.reverse();
+      const offset = Math.max(0, msg.offset ?? 0);
+      const ids = order.slice(offset, offset + Math.min(msg.limit ?? 100, 500));
+      const out = { total: order.length, sort: column, offset, ids };
+      if (Number.isInteger(msg.locate) && msg.locate >= 0) out.rank = order.indexOf(msg.locate);
+      out.labels = ids.map((i) => (recipe.labels ? recipe.labels[i] : String(i)));
+      out.texts = ids.map((i) => texts[i] ?? "");
+      out.cells = recipe.cells ? ids.map((i) => recipe.cells[i]) : [];
+      return out;
+    },
     texts(msg) {
       const ids = (msg.ids ?? []).slice(0, 500);
       return { ids, texts: ids.map((i) => (i >= 0 && i < texts.length ? texts[i] : "")) };

@@ -104,7 +104,15 @@ def test_exported_projection_hover_lasso_offline(
         "() => document.querySelector('.enb-proj').enb.selectedPoints().length"
     )
     assert selected > 10
-    page.get_by_text(f"{selected:,} selected").wait_for(timeout=5_000)
+    page.get_by_text(f"{selected:,} selected", exact=True).wait_for(timeout=5_000)
+    # The selection table lists the lassoed rows from the page alone, in point order.
+    page.wait_for_function(
+        "() => document.querySelector('.enb-table-body .enb-table-row .enb-table-td:nth-child(2)')"
+        "?.textContent.length > 1"
+    )
+    first_id = min(page.evaluate("() => document.querySelector('.enb-proj').enb.selectedPoints()"))
+    first_row = page.locator(".enb-table-body .enb-table-row").first.inner_text()
+    assert texts[first_id][:30] in first_row and "needs the kernel" not in page.inner_text("body")
     root.screenshot(path=str(SCREENSHOTS / "export-lasso.png"))
     shutil.copy(SCREENSHOTS / "export-lasso.png", DOCS / "widgets-export.png")
 

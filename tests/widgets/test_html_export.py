@@ -15,8 +15,8 @@ import pytest
 
 from embed_nb.datasets import stdlib_docs
 from embed_nb.errors import EmbedNbError, FileAccessError, InvalidInputError
+from embed_nb.vectors import nearest_rows
 from embed_nb.widgets import ProjectionView, RerankList, SimilarityMatrix
-from embed_nb.widgets._offline import all_neighbors
 from embed_nb.widgets.html_export import script_json
 
 HOSTILE = "</script><script>window.__pwned = 1</script><!--<script>"
@@ -81,10 +81,10 @@ def test_script_json_escapes_markup() -> None:
     assert json.loads(text) == {"a": HOSTILE, "b": "&<>"}
 
 
-def test_all_neighbors_matches_brute_force() -> None:
+def test_nearest_rows_matches_brute_force() -> None:
     unit = _vectors(50)
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    ids, scores = all_neighbors(unit, 4, block=7)
+    ids, scores = nearest_rows(unit, 4, block=7)
     sims = unit @ unit.T
     np.fill_diagonal(sims, -np.inf)
     expected = np.argsort(-sims, axis=1)[:, :4]
@@ -195,3 +195,15 @@ def test_nbconvert_shows_offline_pages_only_when_interactive() -> None:
     )
     assert frame and "&lt;!doctype html&gt;" in frame.group(1)
     assert HOSTILE not in shown
+
+
+def test_the_selection_table_travels_with_the_page() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"stars": [3, 1, 2], "lang": ["py", HOSTILE, "go"]}, index=["a", "b", "c"])
+    view = ProjectionView(_vectors(3), ["x", "y", "z"], frame=frame, umap=False)
+    rows = view._offline_data()["requests"]["table_rows"]
+    assert rows["labels"] == ["a", "b", "c"]
+    assert rows["cells"] == [["3", "py"], ["1", HOSTILE[:120]], ["2", "go"]]
+    plain = ProjectionView(_vectors(3), ["x", "y", "z"], umap=False)
+    assert plain._offline_data()["requests"]["table_rows"]["labels"] is None  # positions

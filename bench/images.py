@@ -21,11 +21,8 @@ dominates.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,34 +57,17 @@ def write_pictures(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-@contextmanager
 def vision_server(
     model: Path, mmproj: Path, threads: int, n_ctx: int, n_ubatch: int, slots: int
-) -> Iterator[str]:
-    """A llama-server with the projector on a free local port; yields its URL."""
-    from remote import free_port, wait_healthy
+) -> Any:
+    """A llama-server with the projector and the kernel's settings (bench/remote.py's)."""
+    from remote import llama_server
 
-    from tests.llama_bins import bin_dir
-
-    binary = bin_dir() / "llama-server"
-    if not binary.is_file():
-        raise SystemExit(f"{binary} not found: run python scripts/build_llama_server.py first")
-    port = free_port()
-    command = [
-        str(binary), "-m", str(model), "--mmproj", str(mmproj), "--host", "127.0.0.1",
-        "--port", str(port), "--embeddings", "--pooling", "mean", "--no-webui",
-        "-t", str(threads), "-tb", str(threads), "-fa", "off", "-ctk", "f32", "-ctv", "f32",
+    args = [
+        "--mmproj", str(mmproj), "--pooling", "mean", "-fa", "off", "-ctk", "f32", "-ctv", "f32",
         "-c", str(n_ctx * slots), "-b", str(n_ubatch), "-ub", str(n_ubatch), "-np", str(slots),
     ]  # fmt: skip
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, process, log)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(30)
+    return llama_server(str(model), threads, args)
 
 
 def main() -> None:

@@ -441,6 +441,23 @@ def stage_point(page: Any, index: int) -> tuple[float, float]:
     return stage["x"] + px, stage["y"] + py
 
 
+def hover_point(nb: Any, index: int, failed_shot: str) -> None:
+    """Move the mouse onto a ProjectionView point as a mouse does, a few steps at a time, until
+    the view says it is hovered (three tries; a screenshot of the view when all fail)."""
+    page = nb.page
+    for attempt in range(3):
+        x, y = stage_point(page, index)
+        page.mouse.move(x - 25, y - 25)
+        page.mouse.move(x, y, steps=6)
+        try:
+            page.wait_for_selector(f'.enb-proj[data-hovered="{index}"]', timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                nb.screenshot(page.locator(".enb-proj"), failed_shot)
+                raise
+
+
 def loneliest_point(page: Any, n: int) -> int:
     """The ProjectionView point drawn farthest from every other one: where two points share a
     pixel the pointer may pick either, but it can only pick this one."""

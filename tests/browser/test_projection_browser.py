@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SCREENSHOTS, lasso, loneliest_point, nonblank_pixels, stage_point
+from conftest import SCREENSHOTS, hover_point, lasso, loneliest_point, nonblank_pixels, stage_point
 
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
 
@@ -44,17 +44,7 @@ def test_projection_view_end_to_end(notebook: Any) -> None:
     lone = loneliest_point(page, n)
     lone_text = nb.eval(f"w.texts[{lone}][:20]")
     tip = page.locator(".enb-proj .enb-tip")
-    for attempt in range(3):  # approach the point as a mouse does, a few steps at a time
-        x, y = stage_point(page, lone)
-        page.mouse.move(x - 25, y - 25)
-        page.mouse.move(x, y, steps=6)
-        try:
-            page.wait_for_selector(f'.enb-proj[data-hovered="{lone}"]', timeout=5_000)
-            break
-        except Exception:
-            if attempt == 2:
-                nb.screenshot(root, "projection-hover-failed.png")
-                raise
+    hover_point(nb, lone, "projection-hover-failed.png")
     assert lone_text in tip.inner_text()
     page.mouse.move(0, 0)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SCREENSHOTS, loneliest_point, nonblank_pixels, stage_point
+from conftest import SCREENSHOTS, hover_point, loneliest_point, nonblank_pixels, stage_point
 
 DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "widgets-thumbnails.png"
 EVIL = '<img src=x onerror="window.__enb_pwned=1"><script>window.__enb_pwned=2</script>'
@@ -67,17 +67,7 @@ def test_projection_view_thumbnails(notebook: Any) -> None:
     # behind the <img> are exactly those the kernel made for that point.
     lone = loneliest_point(page, n - 1)  # not the hostile caption: it has its own check
     tip = page.locator(".enb-proj .enb-tip")
-    for attempt in range(3):
-        x, y = stage_point(page, lone)
-        page.mouse.move(x - 25, y - 25)
-        page.mouse.move(x, y, steps=6)
-        try:
-            page.wait_for_selector(f'.enb-proj[data-hovered="{lone}"]', timeout=5_000)
-            break
-        except Exception:
-            if attempt == 2:
-                nb.screenshot(root, "projection-thumbnails-hover-failed.png")
-                raise
+    hover_point(nb, lone, "projection-thumbnails-hover-failed.png")
     thumb = tip.locator("img.enb-thumb")
     thumb.wait_for(state="visible", timeout=5_000)
     assert thumb.get_attribute("data-index") == str(lone)

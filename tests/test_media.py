@@ -238,7 +238,7 @@ def test_files_over_the_size_cap_are_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = png_file(tmp_path / "big.png", pixels())
-    monkeypatch.setattr(media, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(media._limits, "MAX_FILE_BYTES", 100)
     refused(path, "big.png", "MiB", "make it smaller")
     refused(path.read_bytes(), "input 0 is", "make it smaller")
 
@@ -313,7 +313,7 @@ def test_bad_arrays_are_refused_with_a_hint(array: np.ndarray, fragment: str) ->
 
 
 def test_a_huge_array_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(media._limits, "MAX_IMAGE_PIXELS", 100)
     refused(np.zeros((11, 10), dtype=np.uint8), "10×11 pixels", "scale it down")
 
 
@@ -440,7 +440,7 @@ def test_bad_audio_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (tmp_path / "empty.wav").write_bytes(path.read_bytes()[:44])
     refused(Path(tmp_path / "empty.wav"), "holds no samples")
     refused(Audio(b"OggS" + b"\x00" * 100), "not a readable audio file")
-    monkeypatch.setattr(media, "MAX_AUDIO_SECONDS", 0.5)
+    monkeypatch.setattr(media._limits, "MAX_AUDIO_SECONDS", 0.5)
     refused(Path(path), "a.wav", "1 s long", "shorter clips")
     refused(Audio(sine(8000, 1.0), sample_rate=8000), "shorter clips")
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..flags import given_options, local_only_flags
 from ._parser import LOAD_OPTIONS, PROMPT_OPTIONS, _UsageError
-from ._texts import read_text, split
+from ._texts import gather_documents
 
 if TYPE_CHECKING:
     from ..engine import LocalModel
@@ -62,9 +62,7 @@ def write(text: str) -> None:
 
 
 def rerank_command(args: argparse.Namespace) -> None:
-    documents = list(args.documents)
-    for path in args.files or []:
-        documents.extend(split(read_text(path), args.separator))
+    documents = gather_documents(args)
     if not documents:
         raise _UsageError("no documents to rank: give them after the query or with -f FILE")
     if args.top_n is not None and args.top_n < 0:

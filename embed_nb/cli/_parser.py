@@ -74,6 +74,26 @@ def _add_cluster_option(parser: argparse.ArgumentParser, *, required: bool) -> N
     )
 
 
+def add_documents(parser: argparse.ArgumentParser, what: str) -> None:
+    """The documents of ``rerank`` and ``search``: after the query, and from ``-f FILE``s split
+    on ``--separator`` (see :func:`embed_nb.cli._texts.gather_documents`)."""
+    parser.add_argument("documents", nargs="*", metavar="DOC", help=what)
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        metavar="FILE",
+        help=f"a file of {what}, one per line (or split by --separator); '-' reads stdin",
+    )
+    parser.add_argument(
+        "--separator",
+        default="\n",
+        metavar="SEP",
+        help="separator between documents in a file (default: a newline)",
+    )
+
+
 def add_text_inputs(parser: argparse.ArgumentParser, what: str) -> None:
     """llama-embedding's -p / -f / --embd-separator: texts given on the line or in files."""
     # -p and -f share one list so that texts keep the order they were given in.
@@ -192,21 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     rerank.add_argument("query", metavar="QUERY")
-    rerank.add_argument("documents", nargs="*", metavar="DOC", help="documents to rank")
-    rerank.add_argument(
-        "-f",
-        "--file",
-        dest="files",
-        action="append",
-        metavar="FILE",
-        help="a file of documents, one per line (or split by --separator); '-' reads stdin",
-    )
-    rerank.add_argument(
-        "--separator",
-        default="\n",
-        metavar="SEP",
-        help="separator between documents in a file (default: a newline)",
-    )
+    add_documents(rerank, "documents to rank")
     rerank.add_argument("--top-n", type=int, metavar="K", help="keep the K best documents")
     rerank.add_argument("--truncate", action="store_true", help="cut pairs longer than the context")
     rerank.add_argument(

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..flags import add_search_options
 from ._commands import load, write
-from ._parser import _add_model_options, _UsageError
-from ._texts import read_text, split
+from ._parser import _add_model_options, _UsageError, add_documents
+from ._texts import gather_documents
 
 __all__ = ["add_search_command", "search_command"]
 
@@ -30,18 +30,7 @@ def add_search_command(commands: Any) -> None:
         allow_abbrev=False,
     )
     search.add_argument("query", metavar="QUERY")
-    search.add_argument("documents", nargs="*", metavar="DOC", help="corpus documents")
-    search.add_argument(
-        "-f",
-        "--file",
-        dest="files",
-        action="append",
-        metavar="FILE",
-        help="a file of corpus documents, one per line (or split by --separator); '-' is stdin",
-    )
-    search.add_argument(
-        "--separator", default="\n", metavar="SEP", help="separator between documents in a file"
-    )
+    add_documents(search, "corpus documents")
     search.add_argument("-k", type=int, default=5, metavar="K", help="hits to retrieve (5)")
     reranker = "a reranker (.gguf path, hf://..., or llama-server URL) to reorder the K hits"
     add_search_options(search, ("SOURCE", reranker))
@@ -50,9 +39,7 @@ def add_search_command(commands: Any) -> None:
 
 
 def search_command(args: argparse.Namespace) -> None:
-    documents = list(args.documents)
-    for path in args.files or []:
-        documents.extend(split(read_text(path), args.separator))
+    documents = gather_documents(args)
     if not documents:
         raise _UsageError("no corpus to search: give documents after the query or -f FILE")
     if args.rerank is None and (args.top_n is not None or args.rerank_fallback is not None):

@@ -48,6 +48,14 @@ def split(text: str, separator: str) -> list[str]:
     return text.split(separator)
 
 
+def gather_documents(args: Any) -> list[str]:
+    """``rerank``'s and ``search``'s documents: those after the query, then each ``-f`` file's."""
+    documents = list(args.documents)
+    for path in args.files or []:
+        documents.extend(split(read_text(path), args.separator))
+    return documents
+
+
 def gather_texts(inputs: list[tuple[str, str]] | None, separator: str) -> list[Any]:
     """The texts of -p and -f, and the images and audio of --image (decoded), in order."""
     if not inputs:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .. import load_ipython_extension, unload_ipython_extension
 from ._core import EmbedMagics
-from ._parsers import (  # the parsers, for tests that drive them directly
+from ._parsers import (  # noqa: F401 - the parsers, for tests that drive them directly
     _EMBED_CELL,
     _EMBED_LINE,
     _MAP,
@@ -34,14 +34,3 @@ from ._parsers import (  # the parsers, for tests that drive them directly
 )
 
 __all__ = ["EmbedMagics", "load_ipython_extension", "unload_ipython_extension"]
-_PARSERS = (
-    _EMBED_CELL,
-    _EMBED_LINE,
-    _MAP,
-    _MODEL_LOAD,
-    _PARQUET,
-    _RERANK_CELL,
-    _RERANK_LINE,
-    _SEARCH,
-    _SIM,
-)

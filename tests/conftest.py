@@ -47,6 +47,19 @@ def llama_last_path(model_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vision_files(model_dir: Path, llama_last_path: Path) -> dict[str, Path]:
+    """The tiny llama decoder (mean and last pooling) and the tiny LLaVA-style projector that
+    fits it (tests/tiny_vision.py)."""
+    from tests.tiny_vision import write_tiny_mmproj
+
+    return {
+        "mean": tiny_models.write_tiny_llama(model_dir / "llama-mean.gguf", pooling="mean"),
+        "last": llama_last_path,
+        "mmproj": write_tiny_mmproj(model_dir / "mmproj.gguf"),
+    }
+
+
+@pytest.fixture(scope="session")
 def reranker_path(model_dir: Path) -> Path:
     return tiny_models.write_tiny_reranker(model_dir / "reranker.gguf")
 

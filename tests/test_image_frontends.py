@@ -19,14 +19,14 @@ from magic_shell import configured
 import embed_nb
 from embed_nb.cli import main
 from embed_nb.engine import LocalModel
-from tests.tiny_models import write_tiny_llama
-from tests.tiny_vision import write_tiny_mmproj
 
 PIL = pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(
+    vision_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("frontends")
     pictures = root / "pictures"
     pictures.mkdir()
@@ -34,8 +34,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         array = np.random.default_rng(i).integers(0, 256, (20 + i, 30, 3), dtype=np.uint8)
         PIL.fromarray(array).save(pictures / f"p{i}.png")
     return {
-        "model": write_tiny_llama(root / "llama.gguf", pooling="mean"),
-        "mmproj": write_tiny_mmproj(root / "mmproj.gguf"),
+        "model": vision_files["mean"],
+        "mmproj": vision_files["mmproj"],
         "pictures": pictures,
     }
 

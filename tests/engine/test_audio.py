@@ -24,8 +24,6 @@ from embed_nb.engine import LocalModel
 from embed_nb.media import Audio, Image, decode_media
 from tests.remote import llama_servers as servers
 from tests.tiny_audio import TOKENS_PER_WINDOW, write_tiny_audio_mmproj
-from tests.tiny_models import write_tiny_llama
-from tests.tiny_vision import write_tiny_mmproj
 
 # As in tests/remote/test_remote_images.py: f32 KV, no flash attention, one slot, the context
 # and batch the kernel's tiny llama has.
@@ -57,12 +55,14 @@ def _write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(
+    vision_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tiny-audio")
     return {
-        "llama": write_tiny_llama(folder / "llama.gguf", pooling="mean"),
+        "llama": vision_files["mean"],
         "audio": write_tiny_audio_mmproj(folder / "audio-mmproj.gguf"),
-        "vision": write_tiny_mmproj(folder / "vision-mmproj.gguf"),
+        "vision": vision_files["mmproj"],
     }
 
 

@@ -23,19 +23,18 @@ from embed_nb.engine import LocalModel
 from embed_nb.engine.normalize import normalize
 from embed_nb.errors import EmbedNbError, InputTooLongError, ModelLoadError
 from embed_nb.media import Audio, Image
-from tests.tiny_models import write_tiny_llama
 from tests.tiny_vision import write_tiny_mmproj
 
 PIL = pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(
+    vision_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("vision")
     return {
-        "mean": write_tiny_llama(root / "llama-mean.gguf", pooling="mean"),
-        "last": write_tiny_llama(root / "llama-last.gguf", pooling="last"),
-        "mmproj": write_tiny_mmproj(root / "mmproj.gguf"),
+        **vision_files,
         "other_mmproj": write_tiny_mmproj(root / "mmproj-other.gguf", seed=99),
         "wide_mmproj": write_tiny_mmproj(root / "mmproj-64.gguf", text_n_embd=64),
     }

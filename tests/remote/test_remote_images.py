@@ -24,8 +24,6 @@ from embed_nb.engine.remote import RemoteModel
 from embed_nb.engine.remote import _media as media_wire
 from embed_nb.errors import InvalidInputError
 from embed_nb.media import Audio, Image, decode_media
-from tests.tiny_models import write_tiny_llama
-from tests.tiny_vision import write_tiny_mmproj
 
 EXACT = ("-c", "128", "-b", "128", "-ub", "128", "-ctk", "f32", "-ctv", "f32", "-np", "1")
 
@@ -44,20 +42,10 @@ def _inputs() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("tiny-vision")
-    return {
-        "mean": write_tiny_llama(folder / "llama-mean.gguf", pooling="mean"),
-        "last": write_tiny_llama(folder / "llama-last.gguf", pooling="last"),
-        "mmproj": write_tiny_mmproj(folder / "mmproj.gguf"),
-    }
-
-
-@pytest.fixture(scope="module")
-def vision_server(server_factory: Any, tiny_files: dict[str, Path]) -> Any:
+def vision_server(server_factory: Any, vision_files: dict[str, Path]) -> Any:
     def start(pooling: str) -> Any:
-        extra = ("--mmproj", str(tiny_files["mmproj"]), *EXACT)
-        return server_factory(tiny_files[pooling], pooling=pooling, extra=extra)
+        extra = ("--mmproj", str(vision_files["mmproj"]), *EXACT)
+        return server_factory(vision_files[pooling], pooling=pooling, extra=extra)
 
     return start
 
@@ -69,10 +57,12 @@ def _props(url: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("pooling", ["mean", "last"])
 def test_server_vectors_equal_the_kernels(
-    vision_server: Any, tiny_files: dict[str, Path], pooling: str
+    vision_server: Any, vision_files: dict[str, Path], pooling: str
 ) -> None:
     server = vision_server(pooling)
-    local = embed_nb.load_model(tiny_files[pooling], mmproj=tiny_files["mmproj"], pooling=pooling)
+    local = embed_nb.load_model(
+        vision_files[pooling], mmproj=vision_files["mmproj"], pooling=pooling
+    )
     with RemoteModel(server.url) as remote:
         assert remote.info.modalities == ("text", "image")
         assert remote.media_fingerprint
@@ -97,16 +87,16 @@ def test_server_vectors_equal_the_kernels(
 
 
 def test_a_server_with_several_slots_gives_the_kernels_vectors(
-    server_factory: Any, tiny_files: dict[str, Path]
+    server_factory: Any, vision_files: dict[str, Path]
 ) -> None:
     """Images go one request at a time: with several in flight on a multi-slot server, its
     batches mix slots and a caption can be split across two of them, and llama-server pools
     only the last (seen: up to 1.6e-2 off)."""
     slots = ("-c", "512", "-b", "128", "-ub", "128", "-ctk", "f32", "-ctv", "f32", "-np", "4")
-    extra = ("--mmproj", str(tiny_files["mmproj"]), *slots)
-    server = server_factory(tiny_files["mean"], pooling="mean", extra=extra)
+    extra = ("--mmproj", str(vision_files["mmproj"]), *slots)
+    server = server_factory(vision_files["mean"], pooling="mean", extra=extra)
     images = [Image(_pixels(10 + i, 24, 24), text=" a caption of several words") for i in range(24)]
-    local = embed_nb.load_model(tiny_files["mean"], mmproj=tiny_files["mmproj"], pooling="mean")
+    local = embed_nb.load_model(vision_files["mean"], mmproj=vision_files["mmproj"], pooling="mean")
     with RemoteModel(server.url, concurrency=4) as remote:
         got = remote.embed(images).vectors
     want = local.embed(images).vectors
@@ -116,7 +106,7 @@ def test_a_server_with_several_slots_gives_the_kernels_vectors(
 
 
 def test_a_raw_embedding_request_gives_the_same_vector(
-    vision_server: Any, tiny_files: dict[str, Path]
+    vision_server: Any, vision_files: dict[str, Path]
 ) -> None:
     """Our own POST /embedding (multimodal_data, the marker from /props) against what
     RemoteModel makes of the same image, by either route."""
@@ -141,7 +131,7 @@ def test_a_raw_embedding_request_gives_the_same_vector(
 
 
 def test_refusals_leave_the_model_working(
-    vision_server: Any, server_factory: Any, tiny_files: dict[str, Path]
+    vision_server: Any, server_factory: Any, vision_files: dict[str, Path]
 ) -> None:
     server = vision_server("mean")
     image = _pixels(5, 16, 16)
@@ -165,7 +155,7 @@ def test_refusals_leave_the_model_working(
             openai.embed([Image(image)])
         assert openai.embed("a text").vectors is not None
 
-    plain = server_factory(tiny_files["mean"], pooling="mean", extra=EXACT)
+    plain = server_factory(vision_files["mean"], pooling="mean", extra=EXACT)
     with RemoteModel(plain.url) as text_only:
         assert text_only.info.modalities == ("text",)
         assert text_only.media_fingerprint == ""

@@ -63,8 +63,7 @@ def embed_job(
     # The model's suffix (a Qwen3 EOS its file does not add) goes with every text it embeds.
     request = replace(request, suffix=model_prompts(model).suffix)
     check_dim_for(request.dim, name=model.name, pooling=model.pooling, n_embd=model.n_embd)
-    media = tuple(None if isinstance(item, str) else item for item in items)
-    if cluster is not None and any(media):
+    if cluster is not None and not all(isinstance(item, str) for item in items):
         raise InvalidInputError(
             "cluster= takes texts only: embed images and audio in the kernel or on a server"
         )
@@ -85,16 +84,15 @@ def embed_job(
         extra["cache_hits"] = sum(1 for key in plan.keys if key in plan.found)
     if index is not None:
         extra["index"] = index
-    result = Embeddings.from_parts(
+    return Embeddings.from_parts(
         model=model,
         request=request,
-        texts=[item if isinstance(item, str) else item.label for item in items],
+        texts=items,
         rows=[vector for vector, _ in pairs],
         token_counts=[n for _, n in pairs],
         single=single,
         extra=extra,
     )
-    return replace(result, media=media) if any(media) else result
 
 
 def _runner(model: EmbeddingModel, cluster: Any) -> PartRunner:

@@ -127,7 +127,7 @@ class Embeddings:
         *,
         model: ModelLike,
         request: EmbedRequest,
-        texts: list[str],
+        texts: Sequence[Any],
         rows: np.ndarray | Sequence[np.ndarray],
         token_counts: list[int],
         single: bool = False,
@@ -135,12 +135,16 @@ class Embeddings:
     ) -> Embeddings:
         """The one way to build a result: finished vectors (normalised already) and provenance.
 
+        ``texts`` are the inputs: texts, and decoded images and audio
+        (:class:`~embed_nb.media.Media`), which go into :attr:`media` and show by their label.
         ``rows`` is an ``(n, d)`` matrix or one vector per text; with pooling ``none`` one
         ``(n_tokens_i, d)`` array per text (copied, as float32). ``model`` gives the name,
         fingerprint and pooling.
         """
+        media = tuple(None if isinstance(item, str) else item for item in texts)
         common: dict[str, Any] = dict(
-            texts=texts,
+            texts=[item if isinstance(item, str) else item.label for item in texts],
+            media=media if any(media) else None,
             token_counts=token_counts,
             model=model.name,
             fingerprint=model.fingerprint,

@@ -487,15 +487,14 @@ class LocalModel:
                 rows[index] = normalize_vectors(raw[None, :], request.normalize)[0]
                 if progress is not None:
                     progress(len(texts) + n + 1, len(items))
-        result = Embeddings.from_parts(
+        return Embeddings.from_parts(
             model=self,
             request=request,
-            texts=[item if isinstance(item, str) else item.label for item in items],
+            texts=items,
             rows=rows,
             token_counts=counts,
             single=single,
         )
-        return replace(result, media=tuple(media.get(i) for i in range(len(items))))
 
     def embed_tokens(self, sequences: Sequence[Sequence[int]], *, normalize: int = 2) -> Embeddings:
         """Embed token id sequences exactly as given (llama-server accepts token arrays too).

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Answer", "Batch", "ProgressFn", "apportion", "run", "split", "token_counts"]
+__all__ = ["Answer", "Batch", "ProgressFn", "run", "split", "token_counts"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -99,12 +99,12 @@ def token_counts(answers: list[Answer], inputs: list[Any]) -> tuple[list[int], b
         elif len(part) == 1:
             counts.append(answer.tokens)
         else:
-            counts.extend(apportion(answer.tokens, [len(str(p).encode()) + 1 for p in part]))
+            counts.extend(_apportion(answer.tokens, [len(str(p).encode()) + 1 for p in part]))
             exact = False
     return counts, exact
 
 
-def apportion(total: int, weights: list[int]) -> list[int]:
+def _apportion(total: int, weights: list[int]) -> list[int]:
     """Integers proportional to ``weights`` that sum to ``total`` (largest remainder)."""
     share = np.asarray(weights, dtype=np.float64) * total / max(sum(weights), 1)
     base = np.floor(share).astype(int)

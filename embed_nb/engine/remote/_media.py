@@ -46,10 +46,6 @@ __all__ = [
 #: The routes (see the module docstring).
 CONTENT_PARTS = "/v1/embeddings"
 LEGACY = "/embedding"
-#: Images or clips per request. One: a body stays the size of one image, and the usage the
-#: server reports is that image's exact token count. Requests go one at a time (see
-#: RemoteModel._embed_with_media).
-MEDIA_PER_REQUEST = 1
 #: mtmd's own marker: the kernel refuses it in a caption, so the remote does too (one input,
 #: one answer, whichever backend embeds it).
 MTMD_DEFAULT_MARKER = "<__media__>"

@@ -450,54 +450,29 @@ class RemoteModel:
             text_rows = [v for a in done for v in a.values]
             for i, row, n in zip(texts, text_rows, text_counts, strict=True):
                 rows[i], counts[i] = row, n
-        positions = sorted(media)
-        part = [media[i] for i in positions]
-
-        def send(batch: batching.Batch) -> batching.Answer:
+        # One image per request and one request at a time, not ``concurrency``: llama-server
+        # pools only the last batch a slot decodes, and with other slots busy a caption may
+        # be split across two batches (seen: 6 of 32 captioned images up to 1.6e-2 off with
+        # 4 requests in flight on a -np 4 server; exact with one).
+        for sent, index in enumerate(sorted(media), 1):
             vectors, tokens = media_wire.send_media(
-                self._client,
-                server,
-                self._wire_model.value,
-                part[batch.start : batch.stop],
-                mode,
-                self.n_embd,
+                self._client, server, self._wire_model.value, [media[index]], mode, self.n_embd
             )
-            return batching.Answer(batch, list(vectors), tokens)
-
-        def advance(done: int, _total: int) -> None:
+            rows[index], counts[index] = vectors[0], tokens
             if progress is not None:
-                progress(len(texts) + done, len(items))
-
-        # One request at a time, not ``concurrency``: llama-server pools only the last batch
-        # a slot decodes, and with other slots busy a caption may be split across two
-        # batches (seen: 6 of 32 captioned images up to 1.6e-2 off with 4 requests in
-        # flight on a -np 4 server; exact with one).
-        size = min(self.batch_size, media_wire.MEDIA_PER_REQUEST)
-        batches = batching.split(len(part), size, 1)
-        answers = []
-        for batch in batches:
-            answers.append(send(batch))
-            advance(batch.stop, len(part))
-        for answer in answers:
-            n = answer.batch.stop - answer.batch.start
-            # A request reports its total only: exact for one input, else shared evenly (and
-            # /embedding reports none).
-            shares = batching.apportion(answer.tokens, [1] * n)
-            exact = exact and n == 1 and server.route == media_wire.CONTENT_PARTS
-            for k, vector in enumerate(answer.values):
-                index = positions[answer.batch.start + k]
-                rows[index], counts[index] = vector, shares[k]
+                progress(len(texts) + sent, len(items))
+        # Each request's token count is the image's own by content parts; /embedding has none.
+        exact = exact and server.route == media_wire.CONTENT_PARTS
         self.longest_input = max(self.longest_input, *counts, 0)
-        result = Embeddings.from_parts(
+        return Embeddings.from_parts(
             model=self,
             request=request,
-            texts=[item if isinstance(item, str) else item.label for item in items],
+            texts=items,
             rows=list(self._dialect.finish(np.stack(rows), mode)),
             token_counts=counts,
             single=single,
             extra={"server": self.url, "token_counts_exact": exact},
         )
-        return replace(result, media=tuple(media.get(i) for i in range(len(items))))
 
     def _held_dim(self, got: int) -> None:
         """Hold every answer to the dimension the server showed first (when discovery could

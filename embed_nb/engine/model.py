@@ -483,7 +483,7 @@ class LocalModel:
                     rows[i], counts[i] = done.vectors[k], done.token_counts[k]
             for n, (index, item) in enumerate(media.items()):
                 with native.deferred_interrupts():  # Ctrl-C lands between two inputs
-                    raw, counts[index] = projector.embed(item, item.prompt, item.suffix, index)
+                    raw, counts[index] = projector.embed(item, index)
                 rows[index] = normalize_vectors(raw[None, :], request.normalize)[0]
                 if progress is not None:
                     progress(len(texts) + n + 1, len(items))

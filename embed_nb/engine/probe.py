@@ -327,7 +327,7 @@ def _projector_child(model_path: str, projector_path: str) -> int:
             clip = np.sin(np.arange(projector.sample_rate) / 20.0).astype(np.float32) * 0.1
             tests.append(decode_media(Audio(clip, sample_rate=projector.sample_rate)))
         for media in tests:
-            vector, _ = projector.embed(media, "", "", 0)
+            vector, _ = projector.embed(media, 0)
             if not np.isfinite(vector).all():
                 return _EXIT_NOT_FINITE
     except EmbedNbError:  # a clean refusal: the parent's own load reports it

@@ -180,11 +180,13 @@ class Projector:
                 f"projector with {_MEDIA_KIND[kind]} support"
             )
 
-    def embed(self, media: Any, before: str, after: str, index: int) -> tuple[np.ndarray, int]:
-        """The pooled (not normalised) vector of one image or clip with its caption, and the
-        number of tokens (text and media) the model read."""
+    def embed(self, media: Any, index: int) -> tuple[np.ndarray, int]:
+        """The pooled (not normalised) vector of one image or clip with the text around it
+        (its prompt, caption and suffix), and the number of tokens (text and media) the model
+        read."""
         self.check_kind(media.kind, index)
         caption = media.caption or CAPTIONLESS_TEXT
+        before, after = media.prompt, media.suffix
         for part, what in ((caption, "caption"), (before, "prompt"), (after, "suffix")):
             if self.marker and self.marker in part:
                 raise InvalidInputError(

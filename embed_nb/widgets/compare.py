@@ -22,6 +22,7 @@ from ..errors import InvalidInputError
 from ..vectors import nearest_rows, pca, umap_layout, unit_rows
 from ._base import IndexArray, WidgetBase, binary
 from ._inputs import bounded_int, vectors_and_texts
+from .projection import normalise_layout
 
 __all__ = ["CompareView", "nearest_neighbours", "neighbour_overlap"]
 
@@ -65,11 +66,8 @@ def _aligned(layout: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def _to_view(layout: np.ndarray) -> np.ndarray:
-    """Scaled into [-0.95, 0.95] around the centre, as x[0..n) then y[0..n)."""
-    low, high = layout.min(axis=0), layout.max(axis=0)
-    span = float(np.max(high - low)) or 1.0
-    scaled = (layout - (low + high) / 2) * (1.9 / span)
-    return np.ascontiguousarray(scaled.T, dtype=np.float32).ravel()
+    """Scaled as ProjectionView scales its layouts, as x[0..n) then y[0..n)."""
+    return np.ascontiguousarray(normalise_layout(layout).T).ravel()
 
 
 class CompareView(WidgetBase):

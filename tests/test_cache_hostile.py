@@ -359,10 +359,13 @@ _INTERRUPTED_WRITER = textwrap.dedent(
             cache.put_many((k, np.full(16, batch, np.float32), batch) for k in keys)
             log.write(f"{batch}\\n")  # committed
 
-    print("ready", flush=True)
+    announced = False
     while True:  # the user presses Ctrl-C, and runs the cell again
         try:
             try:
+                if not announced:  # inside the handlers: a Ctrl-C may follow at once
+                    announced = True
+                    print("ready", flush=True)
                 work()
                 break
             except KeyboardInterrupt:
